@@ -1,0 +1,111 @@
+# fleet.pki developer tasks.  `make help` lists them.
+#
+# Two support lines:
+#   .venv      from $(PYTHON) (default python3, must be >= 3.11)
+#   .venv-alt  the other line (Python 3.12 when python3 is 3.11, else 3.11),
+#              skipped when that interpreter is missing
+# requirements/dev.txt picks ansible-core 2.19 on Python 3.11, 2.21 on 3.12+.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+export PYTHON
+
+VENV := .venv
+ALT_VENV := .venv-alt
+# The in-place collection: a relative symlink to this checkout.
+COLLECTIONS := .fleet/collections
+LINK := $(COLLECTIONS)/ansible_collections/fleet/pki
+# Extra arguments for pytest, e.g. make units PYTEST_ARGS='-k serial -x'
+PYTEST_ARGS ?=
+# Extra arguments for ansible-test, e.g. make sanity SANITY_ARGS='--test pylint'
+SANITY_ARGS ?=
+
+# Debian/Ubuntu packages the tests use (make deps installs the missing ones).
+DEPS_PACKAGES := shellcheck openssl curl ca-certificates libnss3-tools util-linux iproute2 git
+
+# Run a command with a venv's bin first on PATH: $(call in_venv,VENV) command...
+in_venv = PATH="$(CURDIR)/$(1)/bin:$$PATH"
+
+# $(call pytest,VENV,DIRECTORY): plain pytest, no .pytest_cache, exit 5 (no tests) is an error.
+define pytest
+@if [ ! -d $(2) ]; then echo "$(2): no such directory, nothing to run"; exit 0; fi; \
+	echo "=== pytest $(2) ($(1): $$($(1)/bin/python -c 'import sys, ansible.release as r; print("Python %d.%d, ansible-core %s" % (sys.version_info[:2] + (r.__version__,)))'))"; \
+	rc=0; $(call in_venv,$(1)) $(1)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(2) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests in $(2)" >&2; fi; \
+	exit $$rc
+endef
+
+.PHONY: help deps venv link units units-alt integration sanity sanity-main sanity-alt lint test demo clean
+
+help: ## Show this help
+	@echo "Usage: make TARGET [PYTHON=python3.12]"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-12s %s\n", $$1, $$2 }'
+
+deps: ## Install missing Debian/Ubuntu packages for the tests (apt-get, as root)
+	@bash tests/tools/deps.sh $(DEPS_PACKAGES)
+
+venv: ## Create .venv (and .venv-alt for the other support line) from requirements/dev.txt
+	@bash tests/tools/venv.sh
+
+link: ## Link the checkout as .fleet/collections/ansible_collections/fleet/pki (see ansible.cfg)
+	@mkdir -p $(dir $(LINK))
+	@if [ -L $(LINK) ] && [ "$$(readlink $(LINK))" = ../../../.. ]; then \
+		echo "link: $(LINK) -> ../../../.. (present)"; \
+	elif [ -e $(LINK) ] || [ -L $(LINK) ]; then \
+		echo "link: ERROR: $(LINK) exists and is not the symlink ../../../..; remove it" >&2; exit 1; \
+	else \
+		ln -s ../../../.. $(LINK) && echo "link: created $(LINK) -> ../../../.."; \
+	fi
+
+units: venv link ## Unit tests (pytest tests/unit) on .venv
+	$(call pytest,$(VENV),tests/unit)
+
+units-alt: venv link ## Unit tests on .venv-alt (the other support line)
+	@test -x $(ALT_VENV)/bin/python || { echo "units-alt: $(ALT_VENV) missing (other Python not found)" >&2; exit 1; }
+	$(call pytest,$(ALT_VENV),tests/unit)
+
+integration: venv link ## Integration tests (pytest tests/integration) on .venv
+	$(call pytest,$(VENV),tests/integration)
+
+sanity: venv ## ansible-test sanity on every support line (copy of the tree, offline pip)
+	@bash tests/tools/sanity.sh $(VENV) $$(test -x $(ALT_VENV)/bin/python && echo $(ALT_VENV)) -- $(SANITY_ARGS)
+
+sanity-main: venv ## ansible-test sanity on .venv only
+	@bash tests/tools/sanity.sh $(VENV) -- $(SANITY_ARGS)
+
+sanity-alt: venv ## ansible-test sanity on .venv-alt only
+	@test -x $(ALT_VENV)/bin/python || { echo "sanity-alt: $(ALT_VENV) missing (other Python not found)" >&2; exit 1; }
+	@bash tests/tools/sanity.sh $(ALT_VENV) -- $(SANITY_ARGS)
+
+lint: venv ## ansible-lint (production profile, offline) and antsibull-changelog lint
+	$(call in_venv,$(VENV)) ansible-lint --profile production --offline
+	$(call in_venv,$(VENV)) antsibull-changelog lint
+
+test: deps venv link ## Everything: units, integration, sanity, lint (+ units, sanity on .venv-alt)
+	@steps="units integration sanity-main lint"; \
+	if [ -x $(ALT_VENV)/bin/python ]; then steps="$$steps units-alt sanity-alt"; \
+	else echo "test: $(ALT_VENV) missing: the other support line is not tested"; fi; \
+	passed=0; failed=0; report=(); \
+	for step in $$steps; do \
+		echo; echo "################ make $$step"; \
+		started=$$SECONDS; \
+		if $(MAKE) $$step; then result=PASS; passed=$$((passed + 1)); \
+		else result=FAIL; failed=$$((failed + 1)); fi; \
+		report+=("$$(printf '%-4s  %-12s %4ds' $$result $$step $$((SECONDS - started)))"); \
+	done; \
+	echo; echo "################ summary"; printf '  %s\n' "$${report[@]}"; \
+	if [ $$failed -eq 0 ]; then echo "make test: all steps passed"; else echo "make test: FAILED ($$failed step(s))"; fi; \
+	echo "Steps: $$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
+
+demo: venv link ## Run the demo (demo/run.sh) with .venv on PATH
+	@test -f demo/run.sh || { echo "demo: demo/run.sh not found (not written yet)" >&2; exit 1; }
+	$(call in_venv,$(VENV)) bash demo/run.sh
+
+clean: ## Remove .venv, .venv-alt, .fleet, .demo and tests/output
+	rm -rf $(VENV) $(ALT_VENV) .fleet .demo tests/output

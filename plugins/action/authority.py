@@ -1,0 +1,63 @@
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""fleet.pki.authority: ensure the fleet CA in the PKI directory, in the controller's process."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.fleet.pki.plugins.module_utils._authority import AuthoritySettings, ensure_authority
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import option_or_knob, resolve_pki_dir
+
+ARGUMENT_SPEC = dict(
+    pki_dir=dict(type="path"),
+    common_name=dict(type="str", default="fleet.pki CA"),
+    organization=dict(type="str", default=""),
+    key_type=dict(type="str", default="ec-p256"),
+    validity_days=dict(type="int", default=3650),
+    passphrase=dict(type="str", no_log=True),
+    name_constraints=dict(type="dict", options=dict(
+        permitted_ip_networks=dict(type="list", elements="str", default=[]),
+        permitted_dns_domains=dict(type="list", elements="str", default=[]),
+    )),
+)
+
+
+class ActionModule(ActionBase):
+
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        pki_dir = resolve_pki_dir(option_or_knob(args, task_vars, self._templar, "pki_dir", "fleet_pki_dir"),
+                                  task_vars, self._templar)
+        constraints = args["name_constraints"] or {}
+        settings = AuthoritySettings(
+            common_name=args["common_name"],
+            organization=args["organization"],
+            key_type=args["key_type"],
+            validity_days=args["validity_days"],
+            permitted_ip_networks=tuple(constraints.get("permitted_ip_networks") or ()),
+            permitted_dns_domains=tuple(constraints.get("permitted_dns_domains") or ()),
+        )
+        passphrase = option_or_knob(args, task_vars, self._templar, "passphrase", "fleet_pki_ca_passphrase")
+        try:
+            authority, changed, notes = ensure_authority(pki_dir, settings, passphrase, check_mode=self._task.check_mode)
+        except FleetPkiError as exc:
+            raise AnsibleActionFail(f"fleet CA in {pki_dir}: {exc}") from None
+        result.update(changed=changed, pki_dir=pki_dir)
+        if notes:
+            result["warnings"] = notes
+        if authority is not None:
+            facts = authority.facts()
+            result.update(cert_path=facts["cert_path"], fingerprint_sha256=facts["fingerprint_sha256"],
+                          not_after=facts["not_after"], subject=facts["subject"], label=facts["label"],
+                          certificate=authority.pem)
+        if self._task.diff and changed:
+            result["diff"] = {"before": "", "after": f"CA {settings.common_name} ({settings.key_type})\n",
+                              "before_header": f"{pki_dir}/ca", "after_header": f"{pki_dir}/ca"}
+        return result

@@ -1,0 +1,210 @@
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""fleet.pki.certificate: decide, issue or keep, and deliver one host's certificate.
+
+Runs in the controller's process. The device costs one run of fleet.pki.certificate_files when
+nothing changed (it reports what it holds and keeps chain and modes in line), and a second one
+only when a new key and certificate have to be installed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.fleet.pki.plugins.module_utils._authority import ca_paths, load_authority
+from ansible_collections.fleet.pki.plugins.module_utils._ca_index import read_index, revoked_serials
+from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import describe, held_certificate, load_certificate, to_pem
+from ansible_collections.fleet.pki.plugins.module_utils._crypto import serialization
+from ansible_collections.fleet.pki.plugins.module_utils._device_files import converge, report
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+from ansible_collections.fleet.pki.plugins.module_utils._host_artifacts import artifact_specs, host_directory
+from ansible_collections.fleet.pki.plugins.module_utils._host_settings import host_settings
+from ansible_collections.fleet.pki.plugins.module_utils._issuance import issue
+from ansible_collections.fleet.pki.plugins.module_utils._key_types import generate_private_key
+from ansible_collections.fleet.pki.plugins.module_utils._names import san_strings
+from ansible_collections.fleet.pki.plugins.module_utils._renewal_decision import reasons_to_issue
+from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import host_knobs, option_or_knob, resolve_pki_dir
+
+DEFAULT_DEST = "/etc/fleet-pki"
+FILE_NAMES = {"key": "key.pem", "cert": "cert.pem", "chain": "chain.pem", "fullchain": "fullchain.pem"}
+
+ARGUMENT_SPEC = dict(
+    pki_dir=dict(type="path"),
+    ip_addresses=dict(type="list", elements="str"),
+    dns_names=dict(type="list", elements="str"),
+    profile=dict(type="str", choices=["server", "client", "server_client"]),
+    key_type=dict(type="str"),
+    validity_days=dict(type="int"),
+    renew_before=dict(type="str"),
+    delivery=dict(type="str", choices=["device", "artifacts"]),
+    key_location=dict(type="str", choices=["controller", "device"]),
+    ca_passphrase=dict(type="str", no_log=True),
+    dest=dict(type="path"),
+    key_path=dict(type="path", no_log=False),
+    cert_path=dict(type="path"),
+    chain_path=dict(type="path"),
+    fullchain_path=dict(type="path"),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    key_mode=dict(type="raw", default="0600"),
+    cert_mode=dict(type="raw", default="0644"),
+    keep_keys=dict(type="bool", default=False),
+)
+
+
+class ActionModule(ActionBase):
+
+    _requires_connection = False  # connects only through _execute_module, and only for device delivery
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = task_vars["inventory_hostname"]
+        try:
+            result.update(self._run(host, args, task_vars))
+        except FleetPkiError as exc:
+            message = str(exc)
+            raise AnsibleActionFail(message if message.startswith("host ") else f"host {host}: {message}") from None
+        return result
+
+    def _run(self, host, args, task_vars):
+        settings = host_settings(host, **host_knobs(task_vars, self._templar, args))
+        pki_dir = resolve_pki_dir(option_or_knob(args, task_vars, self._templar, "pki_dir", "fleet_pki_dir"),
+                                  task_vars, self._templar)
+        if self._task.check_mode and not os.path.exists(ca_paths(pki_dir)[0]):
+            return {"changed": True, "reasons": ["missing: the fleet CA does not exist yet"], "issued": False}
+        authority = load_authority(pki_dir)
+        now = datetime.datetime.now(datetime.timezone.utc)
+
+        if settings.delivery == "artifacts":
+            target = _ArtifactTarget(pki_dir, host, self._task.check_mode)
+        else:
+            target = _DeviceTarget(self, task_vars, self._device_paths(args, task_vars), args)
+        held_pem, key_state, (changed_files, fixed_attributes) = target.inspect(authority.pem)
+
+        held = held_certificate(held_pem, key_state, authority.certificate)
+        reasons = reasons_to_issue(settings.wanted(), held, now, revoked_serials(read_index(pki_dir)))
+        before = _summary(describe_pem(held_pem) if held_pem else None)
+        outcome = {"changed": bool(changed_files or fixed_attributes), "reasons": reasons, "issued": False,
+                   "changed_files": changed_files, "fixed_attributes": fixed_attributes,
+                   "delivery": settings.delivery, "paths": target.paths()}
+        outcome.update(_facts_of(held_pem))
+
+        if reasons and self._task.check_mode:
+            outcome.update(changed=True, sans=san_strings(settings.sans))
+            after = {"sans": san_strings(settings.sans), "not_after": "(new)", "serial": "(new)"}
+        elif reasons:
+            passphrase = option_or_knob(args, task_vars, self._templar, "ca_passphrase")
+            key = generate_private_key(settings.key_type)
+            certificate = issue(authority, authority.private_key(passphrase), key.public_key(), settings.request(), now)
+            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()).decode()
+            cert_pem = to_pem(certificate)
+            if settings.delivery == "device":
+                _record_on_controller(pki_dir, host, cert_pem, authority.pem, key_pem if args["keep_keys"] else None)
+            installed = target.install(key_pem, cert_pem, authority.pem)
+            outcome.update(_facts_of(cert_pem), changed=True, issued=True,
+                           changed_files=sorted(set(changed_files) | set(installed)))
+            after = _summary(describe(certificate))
+        else:
+            after = before
+
+        if self._task.diff and reasons:
+            outcome["diff"] = {"before": _diff_text(before), "after": _diff_text(after),
+                               "before_header": f"{host} certificate (held)",
+                               "after_header": f"{host} certificate (wanted)"}
+        return outcome
+
+    def _device_paths(self, args, task_vars):
+        dest = option_or_knob(args, task_vars, self._templar, "dest") or DEFAULT_DEST
+        return {role: args[f"{role}_path"] or os.path.join(dest, FILE_NAMES[role]) for role in FILE_NAMES}
+
+
+class _DeviceTarget:
+    """The host itself, through fleet.pki.certificate_files."""
+
+    def __init__(self, action, task_vars, paths, args):
+        self._action, self._task_vars, self._paths = action, task_vars, paths
+        self._common = {f"{role}_path": path for role, path in paths.items()}
+        owner = option_or_knob(args, task_vars, action._templar, "owner")
+        group = option_or_knob(args, task_vars, action._templar, "group")
+        self._common.update(owner=owner, group=group, key_mode=args["key_mode"], cert_mode=args["cert_mode"])
+
+    def paths(self):
+        return dict(self._paths)
+
+    def inspect(self, chain_pem):
+        result = self._run(chain_content=chain_pem)
+        return (result.get("certificate"), result.get("key_state", "unknown"),
+                (result.get("changed_files", []), result.get("fixed_attributes", [])))
+
+    def install(self, key_pem, cert_pem, chain_pem):
+        return self._run(key_content=key_pem, cert_content=cert_pem, chain_content=chain_pem).get("changed_files", [])
+
+    def _run(self, **contents):
+        module_args = dict(self._common, **contents)
+        result = self._action._execute_module(module_name="fleet.pki.certificate_files", module_args=module_args,
+                                              task_vars=self._task_vars)
+        if result.get("failed") or result.get("unreachable"):
+            raise FleetPkiError(f"delivery failed: {result.get('msg', 'no message')}")
+        return result
+
+
+class _ArtifactTarget:
+    """<pki_dir>/hosts/<host>/ on the controller: the output for devices that cannot run Python."""
+
+    def __init__(self, pki_dir, host, check_mode):
+        self._pki_dir, self._host, self._check_mode = pki_dir, host, check_mode
+        self._specs = artifact_specs(pki_dir, host)
+
+    def paths(self):
+        return {role: spec.path for role, spec in self._specs.items()}
+
+    def inspect(self, chain_pem):
+        exists = os.path.isdir(host_directory(self._pki_dir, self._host))
+        changed = converge(self._specs, {"chain": chain_pem}, check_mode=self._check_mode) if exists else ([], [])
+        held = report(self._specs)
+        return held["certificate"], held["key_state"], changed
+
+    def install(self, key_pem, cert_pem, chain_pem):
+        host_directory(self._pki_dir, self._host, create=True)
+        return converge(self._specs, {"key": key_pem, "cert": cert_pem, "chain": chain_pem})[0]
+
+
+def _record_on_controller(pki_dir, host, cert_pem, chain_pem, key_pem=None):
+    """Keep the public files of every host (and its key only when keep_keys asks for it)."""
+    host_directory(pki_dir, host, create=True)
+    contents = {"cert": cert_pem, "chain": chain_pem}
+    if key_pem:
+        contents["key"] = key_pem
+    converge(artifact_specs(pki_dir, host), contents)
+
+
+def describe_pem(pem):
+    try:
+        return describe(load_certificate(pem))
+    except FleetPkiError:
+        return None
+
+
+def _facts_of(cert_pem):
+    facts = describe_pem(cert_pem) if cert_pem else None
+    keys = ("serial", "not_after", "sans", "fingerprint_sha256")
+    return {key: (facts or {}).get(key) for key in keys}
+
+
+def _summary(facts):
+    if not facts:
+        return {"sans": [], "not_after": None, "serial": None}
+    return {"sans": facts["sans"], "not_after": facts["not_after"], "serial": facts["serial"]}
+
+
+def _diff_text(summary):
+    lines = [f"serial: {summary['serial'] or '(none)'}", f"not_after: {summary['not_after'] or '(none)'}", "sans:"]
+    lines += [f"  - {san}" for san in summary["sans"]]
+    return "\n".join(lines) + "\n"

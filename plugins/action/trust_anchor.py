@@ -1,0 +1,157 @@
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Controller side of fleet.pki.trust_anchor.
+
+Reads and checks the CA here (where ``cryptography`` is available), works out the label and the
+host-variable defaults, then runs the module of the same name once on the target.
+"""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
+    TrustAnchorError,
+    ca_label,
+    der_to_pem,
+    single_certificate_der,
+    validate_label,
+)
+
+try:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+except ImportError:
+    x509 = None
+
+
+MODULE = "fleet.pki.trust_anchor"
+# Keep in step with plugins/modules/trust_anchor.py; the module decides which are implemented.
+TRUST_STORES = ["system", "bundle", "nss", "java", "macos", "windows"]
+
+STORES_SPEC = dict(type="list", elements="str", choices=TRUST_STORES)
+ARGUMENT_SPEC = dict(
+    certificate=dict(type="str"),
+    src=dict(type="path"),
+    label=dict(type="str"),
+    # No default: "not set" means "take the host variable", checked below.
+    stores=STORES_SPEC,
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    # A path on the target: the module expands it there, not here.
+    bundle_path=dict(type="str"),
+)
+
+# Host variables that supply a default when the task does not set the option.
+HOST_DEFAULTS = dict(stores="fleet_pki_trust_stores", bundle_path="fleet_pki_bundle_path")
+
+
+def ca_identity(pem_text):
+    """Check that pem_text is one CA certificate; return (der, label_from_the_ca).
+
+    Raises TrustAnchorError with a message for the user.
+    """
+    der = single_certificate_der(pem_text)
+    if x509 is None:
+        raise TrustAnchorError("the Python library 'cryptography' is needed on the controller to read the CA certificate")
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    except ValueError as exc:
+        raise TrustAnchorError("not a valid X.509 certificate: %s" % exc)
+    if constraints is None or not constraints.ca:
+        raise TrustAnchorError(
+            "certificate %s is not a CA certificate (BasicConstraints CA:TRUE missing); "
+            "install the CA that issued it, not a leaf" % cert.subject.rfc4514_string()
+        )
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    common_name = names[0].value if names else ""
+    return der, ca_label(common_name, der)
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        host = task_vars.get("inventory_hostname", "?")
+
+        def fail(message):
+            return AnsibleActionFail("%s on host %s: %s" % (MODULE, host, message))
+
+        try:
+            dummy, args = self.validate_argument_spec(
+                argument_spec=ARGUMENT_SPEC,
+                mutually_exclusive=[("certificate", "src")],
+                required_one_of=[("certificate", "src")],
+            )
+        except AnsibleActionFail as exc:
+            raise fail(exc.message)
+
+        for option, variable in HOST_DEFAULTS.items():
+            if args.get(option) is None:
+                args[option] = self._host_default(task_vars, option, variable, fail)
+        stores = args["stores"] if args["stores"] is not None else ["system"]
+        if "bundle" in stores and not args["bundle_path"]:
+            raise fail("store bundle needs bundle_path (or the host variable fleet_pki_bundle_path)")
+
+        try:
+            if args["src"] is not None:
+                pem_text, origin = self._read_src(args["src"], fail)
+            else:
+                pem_text, origin = args["certificate"], "certificate"
+            try:
+                der, default_label = ca_identity(pem_text)
+            except TrustAnchorError as exc:
+                raise fail("%s: %s" % (origin, exc))
+            label = validate_label(args["label"]) if args["label"] is not None else default_label
+        except TrustAnchorError as exc:
+            raise fail(str(exc))
+
+        module_args = dict(certificate=der_to_pem(der), label=label, stores=stores, state=args["state"])
+        if args["bundle_path"]:
+            module_args["bundle_path"] = args["bundle_path"]
+        try:
+            result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+    def _host_default(self, task_vars, option, variable, fail):
+        """The host variable's value for option, validated like the option itself; None when unset."""
+        if task_vars.get(variable) is None:
+            return None
+        templar = self._templar.copy_with_new_env(available_variables=task_vars)
+        value = templar.template(task_vars[variable])
+        validation = ArgumentSpecValidator({option: ARGUMENT_SPEC[option]}).validate({option: value})
+        if validation.error_messages:
+            raise fail("host variable %s=%r is not valid: %s" % (variable, value, "; ".join(validation.error_messages)))
+        return validation.validated_parameters[option]
+
+    def _read_src(self, src, fail):
+        """Content of the controller file src (searched like copy does), and a name for messages."""
+        try:
+            path = self._find_needle("files", src)
+        except AnsibleError as exc:
+            raise fail("src %r not found: %s" % (src, to_native(exc)))
+        real = None
+        try:
+            # get_real_file also decrypts an ansible-vault encrypted file.
+            real = self._loader.get_real_file(path, decrypt=True)
+            with open(real, "rb") as f:
+                data = f.read()
+        except (AnsibleError, OSError) as exc:
+            raise fail("cannot read src %s: %s" % (path, to_native(exc)))
+        finally:
+            if real is not None:
+                self._loader.cleanup_tmp_file(real)
+        return data, "src %s" % path

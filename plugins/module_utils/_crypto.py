@@ -1,0 +1,36 @@
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+# This file is private to the fleet.pki collection and may change at any time.
+"""One guarded import of the `cryptography` package for the whole core.
+
+Targets may lack `cryptography`; importing this file must still work there, so that device-side
+modules can fall back to the openssl CLI. Callers that need it call `require_cryptography()`.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+    x509 = InvalidSignature = hashes = serialization = ec = rsa = ExtendedKeyUsageOID = NameOID = None
+else:
+    HAS_CRYPTOGRAPHY = True
+
+
+def require_cryptography():
+    if not HAS_CRYPTOGRAPHY:
+        raise FleetPkiError("the Python 'cryptography' package is required on the control node (pip install cryptography)")
+
+
+__all__ = [
+    "HAS_CRYPTOGRAPHY", "InvalidSignature", "ExtendedKeyUsageOID", "NameOID",
+    "ec", "hashes", "require_cryptography", "rsa", "serialization", "x509",
+]

@@ -1,0 +1,141 @@
+#!/usr/bin/python
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: authority
+short_description: Ensure the fleet CA exists in the PKI directory on the control node
+version_added: 0.1.0
+description:
+  - Creates the fleet's root CA (key and self-signed certificate) in O(pki_dir) the first time, and checks it on
+    every later run. An existing CA is never changed and its key is never regenerated, whatever the options say;
+    differences between the options and the existing CA are reported as warnings.
+  - Fails clearly when the CA key does not match the CA certificate, when the passphrase is wrong, when the
+    certificate exists without its key, or when the PKI directory is not usable.
+  - Runs entirely on the control node, in the controller's process (an action plugin). It makes no connection
+    to the host it runs for.
+  - The CA follows the profile in the collection's docs. BasicConstraints CA:TRUE with path length 0 and KeyUsage
+    keyCertSign and cRLSign, both critical, a subject CN (iOS lists no root without one), and optional name constraints.
+author: fleet.pki contributors (@fleet-pki)
+attributes:
+  action:
+    support: full
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+  safe_file_operations:
+    support: full
+    details: Files are written through a temporary file in the same directory with their final mode, then renamed.
+options:
+  pki_dir:
+    description:
+      - The PKI directory. The CA lives in its C(ca/) subdirectory.
+      - Relative paths start at the inventory directory.
+      - Defaults to the host variable C(fleet_pki_dir), else C(pki) beside the inventory.
+    type: path
+  common_name:
+    description: Subject CN of the CA. Required by iOS to list the root in its trust settings.
+    type: str
+    default: fleet.pki CA
+  organization:
+    description: Subject O of the CA.
+    type: str
+    default: ''
+  key_type:
+    description: Key type of the CA key.
+    type: str
+    choices: [ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096]
+    default: ec-p256
+  validity_days:
+    description: Lifetime of the CA certificate in days.
+    type: int
+    default: 3650
+  passphrase:
+    description:
+      - Passphrase that encrypts the CA key (PKCS#8, best available encryption). Keep it in ansible-vault.
+      - Defaults to the host variable C(fleet_pki_ca_passphrase).
+      - Without a passphrase the key is stored unencrypted, mode 0600.
+    type: str
+  name_constraints:
+    description:
+      - Name constraints written into the CA certificate when it is created. Chrome 112 and later, Firefox and OpenSSL
+        enforce them, so the CA cannot vouch for sites outside the fleet even when a browser trusts it.
+      - A name type without a permitted subtree stays unconstrained, so give both when you use both.
+    type: dict
+    suboptions:
+      permitted_ip_networks:
+        description: IP networks (CIDR) the CA may certify. Catch-all ranges (V(0.0.0.0/0), V(::/0)) are refused.
+        type: list
+        elements: str
+        default: []
+      permitted_dns_domains:
+        description: DNS domains the CA may certify, with their subdomains.
+        type: list
+        elements: str
+        default: []
+notes:
+  - The CA key is never printed or returned.
+seealso:
+  - module: fleet.pki.certificate
+  - module: fleet.pki.trust_anchor
+"""
+
+EXAMPLES = r"""
+- name: Ensure the fleet CA
+  fleet.pki.authority:
+    pki_dir: /srv/fleet/pki
+    common_name: Example Fleet Root CA
+    organization: Example Ltd
+  run_once: true
+
+- name: Ensure an encrypted, name-constrained CA
+  fleet.pki.authority:
+    common_name: Plant 4 Devices CA
+    passphrase: "{{ vault_fleet_ca_passphrase }}"
+    name_constraints:
+      permitted_ip_networks: [10.20.0.0/16]
+      permitted_dns_domains: [devices.plant4.example]
+  run_once: true
+"""
+
+RETURN = r"""
+pki_dir:
+  description: The PKI directory.
+  returned: always
+  type: str
+cert_path:
+  description: Path of the CA certificate.
+  returned: success, except in check mode before the CA exists
+  type: str
+  sample: /srv/fleet/pki/ca/ca.crt
+fingerprint_sha256:
+  description: SHA-256 fingerprint of the CA certificate.
+  returned: success, except in check mode before the CA exists
+  type: str
+  sample: "3A:91:...:0F"
+not_after:
+  description: End of the CA certificate's validity (UTC, ISO 8601).
+  returned: success, except in check mode before the CA exists
+  type: str
+  sample: "2036-11-24T23:00:00Z"
+subject:
+  description: Subject of the CA certificate (RFC 4514).
+  returned: success, except in check mode before the CA exists
+  type: str
+  sample: CN=Example Fleet Root CA,O=Example Ltd
+label:
+  description: The CA's stable label in trust stores (sanitised CN and a short fingerprint).
+  returned: success, except in check mode before the CA exists
+  type: str
+  sample: Example_Fleet_Root_CA-3a91c2d4e5f60718
+certificate:
+  description: The CA certificate in PEM (public).
+  returned: success, except in check mode before the CA exists
+  type: str
+"""

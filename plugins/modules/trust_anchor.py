@@ -1,0 +1,289 @@
+#!/usr/bin/python
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+DOCUMENTATION = r"""
+module: trust_anchor
+short_description: Make a CA certificate trusted or untrusted in a host's trust stores
+description:
+  - Installs a CA certificate into, or removes it from, the trust stores of the target host, so that
+    clients on that host (curl, OpenSSL, Python, browsers, Java, ...) accept the certificates the CA issued.
+  - Each store is checked first and changed only when needed, so a second run reports no change.
+  - An action plugin runs on the controller first. It reads O(src), checks that the certificate is a CA
+    certificate, computes the default O(label), and fills O(stores) and O(bundle_path) from the host's
+    variables C(fleet_pki_trust_stores) and C(fleet_pki_bundle_path) when the task does not set them.
+  - The target needs no Python C(cryptography) library.
+  - Implemented stores are V(system) (Debian family only for now) and V(bundle). V(nss), V(java), V(macos)
+    and V(windows) are accepted names but fail with a message that they are not implemented yet.
+author: fleet.pki contributors (@fleet-pki)
+version_added: 1.0.0
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details:
+      - The diff shows, per store, V(absent) or V(present) with the label and the SHA-256 fingerprint, not file contents.
+  idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+  safe_file_operations:
+    description: Uses safe file operations to ensure proper permissions and avoid data corruption.
+    support: partial
+    details:
+      - Files are written atomically (a temp file in the same directory with its final mode and owner, fsync, rename).
+      - It does not use Ansible's own file helpers, and it does not set SELinux contexts.
+options:
+  certificate:
+    description:
+      - The CA certificate as PEM text.
+      - It must hold exactly one certificate, and that certificate must be a CA (BasicConstraints C(CA:TRUE)).
+      - Exactly one of O(certificate) and O(src) is required.
+    type: str
+  src:
+    description:
+      - Path on the B(controller) to a PEM file holding the CA certificate.
+      - A relative path is searched like M(ansible.builtin.copy) does, in the C(files/) directories of the role and the playbook.
+      - The action plugin reads the file and passes its content as O(certificate); the target never sees this path.
+      - Exactly one of O(certificate) and O(src) is required.
+    type: path
+  label:
+    description:
+      - The stable name of this CA in the stores. It becomes the file name C(<label>.crt) in the system store
+        and the marker comment C(# fleet.pki: <label>) in a bundle.
+      - Only the characters C(A-Z), C(a-z), C(0-9), C(.), C(_) and C(-), starting with a letter or a digit, at most 128 characters.
+      - When not set, the action plugin derives it from the CA, its common name plus the first 16 hex digits of its
+        SHA-256 fingerprint, for example C(Fleet_Root_CA-3f2a9c0d1e4b5a6f). A re-created CA so gets a new label and is
+        installed next to the old one instead of replacing it.
+    type: str
+  stores:
+    description:
+      - The trust stores to act on.
+      - V(system) is the operating system store. On the Debian family it is the file
+        C(/usr/local/share/ca-certificates/<label>.crt) followed by C(update-ca-certificates), which rebuilds
+        C(/etc/ssl/certs) for OpenSSL, curl, Python and, through its hook, the distribution's Java.
+      - V(bundle) is a PEM bundle file at O(bundle_path), for programs pointed at one file through
+        C(SSL_CERT_FILE), C(REQUESTS_CA_BUNDLE), C(CURL_CA_BUNDLE) or C(NODE_EXTRA_CA_CERTS).
+      - V(nss), V(java), V(macos) and V(windows) are not implemented yet and fail.
+      - When not set, the action plugin uses the host variable C(fleet_pki_trust_stores), and V([system]) when that is not set either.
+    type: list
+    elements: str
+    choices: [system, bundle, nss, java, macos, windows]
+    default: [system]
+  state:
+    description:
+      - V(present) installs the CA; V(absent) removes it.
+      - With V(absent), the system store removes the file C(<label>.crt); a bundle loses the blocks under
+        the marker of O(label) and every block holding the same certificate, and nothing else.
+    type: str
+    choices: [present, absent]
+    default: present
+  bundle_path:
+    description:
+      - Absolute path on the target of the PEM bundle file for the V(bundle) store. Required when O(stores) contains V(bundle).
+      - A missing file is created with mode C(0644), and missing parent directories with mode C(0755).
+        An existing file keeps its mode and owner; a symbolic link is followed and kept.
+      - When not set, the action plugin uses the host variable C(fleet_pki_bundle_path).
+    type: path
+notes:
+  - The certificate is public data and is not hidden from the log.
+  - Removing a CA from the system store does not remove it from stores it reached through the distribution's
+    own hooks only after the refresh command runs again; the module runs it.
+seealso:
+  - name: update-ca-certificates(8)
+    description: The Debian tool that rebuilds C(/etc/ssl/certs).
+    link: https://manpages.debian.org/bookworm/ca-certificates/update-ca-certificates.8.en.html
+"""
+
+EXAMPLES = r"""
+- name: Trust the fleet CA in the OS store
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+
+- name: Trust the fleet CA in the OS store and in a bundle for Node.js (NODE_EXTRA_CA_CERTS)
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+    stores:
+      - system
+      - bundle
+    bundle_path: /etc/fleet/extra-ca.pem
+
+- name: Trust a CA given as PEM text, under a label of our choice
+  fleet.pki.trust_anchor:
+    certificate: "{{ lookup('ansible.builtin.file', 'pki/ca/ca.crt') }}"
+    label: fleet-root-2026
+
+- name: Remove the fleet CA from the OS store and the bundle
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+    stores: [system, bundle]
+    bundle_path: /etc/fleet/extra-ca.pem
+    state: absent
+"""
+
+RETURN = r"""
+label:
+  description: The label the CA has (or had) in the stores.
+  returned: success
+  type: str
+  sample: Fleet_Root_CA-3f2a9c0d1e4b5a6f
+sha256:
+  description: SHA-256 fingerprint of the CA certificate (DER), lower-case hex without colons.
+  returned: success
+  type: str
+  sample: 3f2a9c0d1e4b5a6f7081920a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e
+stores:
+  description: What happened in each store of O(stores), keyed by the store name.
+  returned: success
+  type: dict
+  contains:
+    changed:
+      description: Whether this store was changed (or would be, in check mode).
+      type: bool
+      returned: success
+      sample: true
+    path:
+      description: The file that holds the CA in this store (the anchor file, or the bundle).
+      type: str
+      returned: success
+      sample: /usr/local/share/ca-certificates/Fleet_Root_CA-3f2a9c0d1e4b5a6f.crt
+  sample:
+    system:
+      changed: true
+      path: /usr/local/share/ca-certificates/Fleet_Root_CA-3f2a9c0d1e4b5a6f.crt
+    bundle:
+      changed: false
+      path: /etc/fleet/extra-ca.pem
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleet.pki.plugins.module_utils._trust_bundle import BundleStore
+from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
+    TrustAnchorError,
+    sha256_hex,
+    single_certificate_der,
+    validate_label,
+)
+from ansible_collections.fleet.pki.plugins.module_utils._trust_system import detect_system_store
+
+
+TRUST_STORES = ["system", "bundle", "nss", "java", "macos", "windows"]
+
+
+def _system_store(module):
+    return detect_system_store(run=module.run_command)
+
+
+def _bundle_store(module):
+    if not module.params["bundle_path"]:
+        raise TrustAnchorError("store bundle needs bundle_path")
+    return BundleStore(module.params["bundle_path"])
+
+
+# One entry per implemented store: a factory returning an object with check(label, der, state),
+# add(label, der), remove(label, der), location(label) and a warnings list.
+BACKENDS = {
+    "system": _system_store,
+    "bundle": _bundle_store,
+}
+
+
+def _presence(label, fingerprint, present):
+    return "present: %s (sha256 %s)\n" % (label, fingerprint) if present else "absent\n"
+
+
+def _diff(name, store, label, der, fingerprint, state, needed):
+    """Per-store diff: is our CA there, before and after."""
+    if not needed:
+        before = _presence(label, fingerprint, state == "present")
+    elif state == "absent":
+        before = _presence(label, fingerprint, True)
+    elif store.check(label, der, "absent"):
+        before = _presence(label, fingerprint, False)
+    else:
+        before = "outdated: %s (content differs or the store was not refreshed)\n" % label
+    header = "%s: %s" % (name, store.location(label))
+    return dict(before=before, after=_presence(label, fingerprint, state == "present"),
+                before_header=header, after_header=header)
+
+
+def run_module(module):
+    """Check every store, change those that need it (unless in check mode); return the result."""
+    params = module.params
+    if params["src"] is not None:
+        raise TrustAnchorError("src is read on the controller by the fleet.pki.trust_anchor action plugin; pass certificate instead")
+    if params["label"] is None:
+        raise TrustAnchorError("label is required (the fleet.pki.trust_anchor action plugin computes it when it is not set)")
+    label = validate_label(params["label"])
+    der = single_certificate_der(params["certificate"])
+    fingerprint = sha256_hex(der)
+    state = params["state"]
+
+    names = list(dict.fromkeys(params["stores"]))  # keep order, drop repeats
+    missing = [name for name in names if name not in BACKENDS]
+    if missing:
+        raise TrustAnchorError(
+            "store %s is not implemented yet (implemented: %s)" % (", ".join(missing), ", ".join(sorted(BACKENDS)))
+        )
+    # Build every backend before touching anything, so a detection failure changes nothing.
+    stores = [(name, BACKENDS[name](module)) for name in names]
+
+    result = dict(changed=False, label=label, sha256=fingerprint, stores={})
+    diffs = []
+    for name, store in stores:
+        needed = not store.check(label, der, state)
+        entry = result["stores"][name] = dict(changed=needed, path=store.location(label))
+        if module._diff:
+            diffs.append(_diff(name, store, label, der, fingerprint, state, needed))
+        if needed and not module.check_mode:
+            action = store.add if state == "present" else store.remove
+            try:
+                entry["changed"] = action(label, der)
+            except TrustAnchorError as exc:
+                result["changed"] = True
+                module.fail_json(msg=str(exc), **result)
+        for warning in store.warnings:
+            module.warn(warning)
+        result["changed"] = result["changed"] or entry["changed"]
+    if module._diff:
+        result["diff"] = diffs
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            certificate=dict(type="str"),
+            src=dict(type="path"),
+            label=dict(type="str"),
+            stores=dict(type="list", elements="str", default=["system"], choices=TRUST_STORES),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            bundle_path=dict(type="path"),
+        ),
+        mutually_exclusive=[("certificate", "src")],
+        required_one_of=[("certificate", "src")],
+        supports_check_mode=True,
+    )
+    try:
+        result = run_module(module)
+    except TrustAnchorError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

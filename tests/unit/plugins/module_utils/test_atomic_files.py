@@ -1,0 +1,87 @@
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+import pytest
+
+from ansible_collections.fleet.pki.plugins.module_utils import _atomic_files
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory, read_file, write_file_atomic
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_write_sets_the_mode_even_with_a_permissive_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        write_file_atomic(str(tmp_path / "key.pem"), b"secret", mode=0o600)
+        write_file_atomic(str(tmp_path / "cert.pem"), "public", mode=0o644)
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "key.pem") == 0o600 and read_file(str(tmp_path / "key.pem")) == b"secret"
+    assert mode(tmp_path / "cert.pem") == 0o644
+
+
+def test_the_temp_file_has_the_final_mode_before_any_byte_is_written(tmp_path, monkeypatch):
+    seen = []
+    real_write = os.write
+
+    def spy(fd, data):
+        seen.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_atomic_files.os, "write", spy)
+    write_file_atomic(str(tmp_path / "key.pem"), b"secret", mode=0o600)
+    assert seen == [0o600]
+
+
+def test_replace_is_atomic_and_leaves_no_temp_files(tmp_path):
+    path = str(tmp_path / "cert.pem")
+    write_file_atomic(path, b"one", mode=0o644)
+    inode = os.stat(path).st_ino
+    write_file_atomic(path, b"two", mode=0o644)
+    assert read_file(path) == b"two"
+    assert os.stat(path).st_ino != inode  # a new file was renamed over the old one
+    assert os.listdir(tmp_path) == ["cert.pem"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_cleans_up(tmp_path, monkeypatch):
+    path = str(tmp_path / "index.txt")
+    write_file_atomic(path, b"old", mode=0o644)
+
+    def full(_fd, _data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_atomic_files.os, "write", full)
+    with pytest.raises(FleetPkiError, match="no space left on device; the old file is unchanged"):
+        write_file_atomic(path, b"new", mode=0o644)
+    assert read_file(path) == b"old"
+    assert os.listdir(tmp_path) == ["index.txt"]
+
+
+def test_write_into_a_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(FleetPkiError, match="cannot write"):
+        write_file_atomic(str(tmp_path / "nope" / "x"), b"x")
+
+
+def test_ensure_directory_creates_parents_with_the_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert ensure_directory(str(tmp_path / "a" / "b"), 0o700)
+    finally:
+        os.umask(old)
+    assert mode(tmp_path / "a") == 0o700 and mode(tmp_path / "a" / "b") == 0o700
+    assert ensure_directory(str(tmp_path / "a" / "b"), 0o755) is False
+    assert mode(tmp_path / "a" / "b") == 0o700  # existing directories are left as they are
+
+
+def test_read_file_of_a_missing_file_is_none(tmp_path):
+    assert read_file(str(tmp_path / "missing")) is None

@@ -1,0 +1,167 @@
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from ansible_collections.fleet.pki.plugins.module_utils._authority import (
+    AuthoritySettings, ca_paths, ensure_authority, load_authority,
+)
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+
+SETTINGS = AuthoritySettings(common_name="Test Fleet CA", organization="Example Ltd")
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_creates_a_ca_with_the_profile_clients_need(pki_dir, now):
+    ca, changed, notes = ensure_authority(pki_dir, SETTINGS, now=now)
+    assert changed and notes == []
+    cert = ca.certificate
+    assert cert.subject.rfc4514_string() == "O=Example Ltd,CN=Test Fleet CA"
+    basic = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert basic.critical and basic.value.ca and basic.value.path_length == 0
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical and usage.value.key_cert_sign and usage.value.crl_sign and not usage.value.digital_signature
+    assert cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    assert (cert.not_valid_after_utc - now).days == 3650
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey) and cert.public_key().curve.name == "secp256r1"
+
+
+def test_files_and_directories_have_private_modes(pki_dir, now):
+    ensure_authority(pki_dir, SETTINGS, now=now)
+    cert_path, key_path = ca_paths(pki_dir)
+    assert mode(pki_dir) == 0o700
+    assert mode(os.path.dirname(key_path)) == 0o700
+    assert mode(key_path) == 0o600
+    assert mode(cert_path) == 0o644
+    assert os.path.exists(os.path.join(pki_dir, "index.txt"))
+    assert open(os.path.join(pki_dir, "index.txt.attr"), encoding="utf-8").read() == "unique_subject = no\n"
+
+
+def test_present_means_no_op_and_the_key_is_never_rewritten(pki_dir, now):
+    ensure_authority(pki_dir, SETTINGS, now=now)
+    cert_path, key_path = ca_paths(pki_dir)
+    before = (open(key_path, "rb").read(), os.stat(key_path).st_mtime_ns, open(cert_path, "rb").read())
+    other = AuthoritySettings(common_name="Another CA", key_type="rsa-3072", permitted_ip_networks=("10.0.0.0/8",))
+    ca, changed, notes = ensure_authority(pki_dir, other, now=now)
+    assert not changed
+    assert (open(key_path, "rb").read(), os.stat(key_path).st_mtime_ns, open(cert_path, "rb").read()) == before
+    assert any("common_name 'Test Fleet CA'" in note for note in notes)
+    assert any("ec-p256, not rsa-3072" in note for note in notes)
+    assert any("never regenerated" in note for note in notes)
+    assert ca.label.startswith("Test_Fleet_CA-")
+
+
+def test_passphrase_encrypts_the_key_and_is_checked(pki_dir, now):
+    ensure_authority(pki_dir, SETTINGS, passphrase="correct horse", now=now)
+    key_pem = open(ca_paths(pki_dir)[1], "rb").read()
+    assert b"ENCRYPTED PRIVATE KEY" in key_pem and b"correct horse" not in key_pem
+    assert ensure_authority(pki_dir, SETTINGS, passphrase="correct horse")[1] is False
+    with pytest.raises(FleetPkiError, match="passphrase is wrong"):
+        ensure_authority(pki_dir, SETTINGS, passphrase="battery staple")
+    with pytest.raises(FleetPkiError, match="is encrypted: set the CA passphrase"):
+        ensure_authority(pki_dir, SETTINGS)
+    with pytest.raises(FleetPkiError, match="passphrase is wrong"):
+        load_authority(pki_dir).private_key("nope")
+    assert load_authority(pki_dir).private_key("correct horse")
+
+
+def test_a_key_that_does_not_match_the_certificate_is_refused(pki_dir, now):
+    ensure_authority(pki_dir, SETTINGS, now=now)
+    foreign = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with open(ca_paths(pki_dir)[1], "wb") as handle:
+        handle.write(foreign)
+    with pytest.raises(FleetPkiError, match="does not match the CA certificate"):
+        ensure_authority(pki_dir, SETTINGS)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\n-----END PRIVATE KEY-----\n", "not a readable private key"),
+    (b"", "not a readable private key"),
+])
+def test_a_truncated_key_is_refused(pki_dir, now, content, message):
+    ensure_authority(pki_dir, SETTINGS, now=now)
+    with open(ca_paths(pki_dir)[1], "wb") as handle:
+        handle.write(content)
+    with pytest.raises(FleetPkiError, match=message):
+        ensure_authority(pki_dir, SETTINGS)
+
+
+def test_a_certificate_without_its_key_is_never_given_a_new_key(pki_dir, now):
+    ensure_authority(pki_dir, SETTINGS, now=now)
+    os.unlink(ca_paths(pki_dir)[1])
+    with pytest.raises(FleetPkiError, match="refusing to create a new CA key"):
+        ensure_authority(pki_dir, SETTINGS)
+    assert not os.path.exists(ca_paths(pki_dir)[1])
+
+
+def test_a_missing_certificate_is_remade_for_the_existing_key(pki_dir, now):
+    ca, _changed, _notes = ensure_authority(pki_dir, SETTINGS, now=now)
+    key_before = open(ca_paths(pki_dir)[1], "rb").read()
+    os.unlink(ca_paths(pki_dir)[0])
+    again, changed, notes = ensure_authority(pki_dir, SETTINGS, now=now)
+    assert changed and "existing key" in notes[0]
+    assert open(ca_paths(pki_dir)[1], "rb").read() == key_before
+    assert again.certificate.public_key() == ca.certificate.public_key()
+
+
+def test_check_mode_writes_nothing(pki_dir):
+    ca, changed, _notes = ensure_authority(pki_dir, SETTINGS, check_mode=True)
+    assert ca is None and changed
+    assert not os.path.exists(pki_dir)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (AuthoritySettings(common_name=""), "common_name is required"),
+    (AuthoritySettings(common_name="CA", key_type="rsa-1024"), "RSA below 2048"),
+    (AuthoritySettings(common_name="CA", key_type="dsa"), "not one of"),
+    (AuthoritySettings(common_name="CA", validity_days=0), "between 1 and"),
+    (AuthoritySettings(common_name="CA", permitted_ip_networks=("::/0",)), "permits everything"),
+    (AuthoritySettings(common_name="CA", permitted_ip_networks=("10.0.0.1/8",)), "host bits set"),
+])
+def test_bad_settings_write_nothing(pki_dir, settings, message):
+    with pytest.raises(FleetPkiError, match=message):
+        ensure_authority(pki_dir, settings)
+    assert not os.path.exists(pki_dir)
+
+
+def test_unreadable_pki_directory(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads every directory")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o000)
+    with pytest.raises(FleetPkiError, match="not readable"):
+        ensure_authority(str(locked), SETTINGS)
+
+
+def test_a_file_in_place_of_the_pki_directory(tmp_path):
+    path = tmp_path / "pki"
+    path.write_text("")
+    with pytest.raises(FleetPkiError, match="is not a directory"):
+        ensure_authority(str(path), SETTINGS)
+
+
+def test_missing_pki_directory_is_named(tmp_path):
+    with pytest.raises(FleetPkiError, match="does not exist; run fleet.pki.authority first"):
+        load_authority(str(tmp_path / "nowhere"))
+
+
+def test_rsa_ca_and_openssl_reads_it(pki_dir, now):
+    ca, _changed, _notes = ensure_authority(pki_dir, AuthoritySettings(common_name="RSA CA", key_type="rsa-2048"), now=now)
+    assert isinstance(ca.certificate.public_key(), rsa.RSAPublicKey)
+    out = subprocess.run(["openssl", "x509", "-in", ca_paths(pki_dir)[0], "-noout", "-ext", "basicConstraints,keyUsage"],
+                         check=True, capture_output=True, text=True).stdout
+    assert "CA:TRUE, pathlen:0" in out and "Certificate Sign, CRL Sign" in out

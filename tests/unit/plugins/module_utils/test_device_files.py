@@ -1,0 +1,97 @@
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.fleet.pki.plugins.module_utils import _key_match
+from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import to_pem
+from ansible_collections.fleet.pki.plugins.module_utils._crypto import serialization
+from ansible_collections.fleet.pki.plugins.module_utils._device_files import ROLES, FileSpec, converge, parse_mode, report
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+from ansible_collections.fleet.pki.plugins.module_utils._issuance import LeafRequest, issue
+from ansible_collections.fleet.pki.plugins.module_utils._key_types import generate_private_key
+
+
+def key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+@pytest.fixture
+def leaf(authority):
+    key = generate_private_key("ec-p256")
+    cert = issue(authority, authority.private_key(), key.public_key(), LeafRequest("d1", (("IP", "10.0.0.1"),), "server", 30))
+    return key_pem(key), to_pem(cert)
+
+
+@pytest.fixture
+def specs(tmp_path):
+    return {role: FileSpec(str(tmp_path / "tls" / f"{role}.pem"), 0o600 if role == "key" else 0o644) for role in ROLES}
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_install_then_nothing_to_do(specs, leaf, authority):
+    key, cert = leaf
+    assert converge(specs, {"key": key, "cert": cert, "chain": authority.pem}) == (list(ROLES), [])
+    assert open(specs["fullchain"].path, encoding="utf-8").read() == cert + authority.pem
+    assert mode(specs["key"].path) == 0o600 and mode(specs["cert"].path) == 0o644
+    assert converge(specs, {"chain": authority.pem}) == ([], [])
+    assert report(specs) == {"certificate": cert, "key_state": "matches"}
+
+
+def test_check_mode_reports_and_writes_nothing(specs, leaf, authority):
+    key, cert = leaf
+    assert converge(specs, {"key": key, "cert": cert, "chain": authority.pem}, check_mode=True)[0] == list(ROLES)
+    assert not os.path.exists(os.path.dirname(specs["key"].path))
+
+
+def test_modes_are_fixed_without_rewriting(specs, leaf, authority):
+    key, cert = leaf
+    converge(specs, {"key": key, "cert": cert, "chain": authority.pem})
+    os.chmod(specs["key"].path, 0o644)
+    inode = os.stat(specs["key"].path).st_ino
+    assert converge(specs, {"chain": authority.pem}) == ([], ["key"])
+    assert mode(specs["key"].path) == 0o600 and os.stat(specs["key"].path).st_ino == inode
+
+
+def test_a_new_chain_rewrites_chain_and_fullchain_only(specs, leaf, authority):
+    key, cert = leaf
+    converge(specs, {"key": key, "cert": cert, "chain": authority.pem})
+    assert converge(specs, {"chain": authority.pem + authority.pem}) == (["chain", "fullchain"], [])
+
+
+def test_report_key_states(specs, leaf, authority):
+    key, cert = leaf
+    assert report(specs) == {"certificate": None, "key_state": "missing"}
+    converge(specs, {"key": key, "cert": cert, "chain": authority.pem})
+    converge(specs, {"key": key_pem(generate_private_key("ec-p256")), "cert": cert})
+    assert report(specs)["key_state"] == "mismatch"
+    with open(specs["key"].path, "w", encoding="utf-8") as handle:
+        handle.write("garbage")
+    assert report(specs)["key_state"] == "unreadable"
+
+
+@pytest.mark.parametrize("matching", [True, False])
+def test_openssl_fallback_without_cryptography(specs, leaf, authority, monkeypatch, matching):
+    key, cert = leaf
+    if not matching:
+        key = key_pem(generate_private_key("rsa-2048"))
+    converge(specs, {"key": key, "cert": cert, "chain": authority.pem})
+    monkeypatch.setattr(_key_match, "HAS_CRYPTOGRAPHY", False)
+    assert report(specs)["key_state"] == ("matches" if matching else "mismatch")
+
+
+def test_parse_mode():
+    assert parse_mode("0640", "key_mode") == 0o640
+    assert parse_mode(0o600, "key_mode") == 0o600
+    with pytest.raises(FleetPkiError, match="key_mode 'rw' is not an octal file mode"):
+        parse_mode("rw", "key_mode")
