@@ -127,7 +127,7 @@ def check_openssl(address, port, cafile):
         ["openssl", "s_client", "-connect", _join(address, port), "-verify_return_error", "-verify_ip", address,
          "-CAfile", cafile, "-no-CApath", "-no-CAstore", "-brief"],
         input=b"", capture_output=True, timeout=20, check=False)
-    return result.returncode == 0, _last_line(result.stderr or result.stdout)
+    return result.returncode == 0, _line_with(result.stderr + result.stdout, ("verify error", "Verification"))
 
 
 def check_curl(address, port, cafile):
@@ -135,7 +135,7 @@ def check_curl(address, port, cafile):
     result = subprocess.run(["curl", "-sS", "--cacert", cafile, "--capath", "/nonexistent", url],
                             capture_output=True, timeout=20, check=False)
     ok = result.returncode == 0 and MARKER.encode() in result.stdout
-    return ok, "HTTP 200, page served" if ok else _last_line(result.stderr) or f"curl exit {result.returncode}"
+    return ok, "HTTP 200, page served" if ok else _line_with(result.stderr, ("curl:",)) or f"curl exit {result.returncode}"
 
 
 def check_python(address, port, cafile):
@@ -179,9 +179,13 @@ def _host(address):
     return f"[{address}]" if ":" in address else address
 
 
-def _last_line(data):
-    lines = [line for line in (data or b"").decode(errors="replace").splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
+def _line_with(data, needles):
+    """The first output line that contains one of `needles`, else the last line."""
+    lines = [line.strip() for line in (data or b"").decode(errors="replace").splitlines() if line.strip()]
+    for line in lines:
+        if any(needle in line for needle in needles):
+            return line
+    return lines[-1] if lines else ""
 
 
 def main(argv=None):

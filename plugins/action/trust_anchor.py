@@ -22,6 +22,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     single_certificate_der,
     validate_label,
 )
+from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import option_or_knob
 
 try:
     from cryptography import x509
@@ -104,18 +105,22 @@ class ActionModule(ActionBase):
         if "bundle" in stores and not args["bundle_path"]:
             raise fail("store bundle needs bundle_path (or the host variable fleet_pki_bundle_path)")
 
-        try:
-            if args["src"] is not None:
-                pem_text, origin = self._read_src(args["src"], fail)
-            else:
-                pem_text, origin = args["certificate"], "certificate"
+        if args["label"] is not None:
             try:
-                der, default_label = ca_identity(pem_text)
+                validate_label(args["label"])
             except TrustAnchorError as exc:
-                raise fail("%s: %s" % (origin, exc))
-            label = validate_label(args["label"]) if args["label"] is not None else default_label
+                raise fail(str(exc))
+
+        if args["src"] is not None:
+            pem_text, origin = self._read_src(args["src"], fail)
+        else:
+            pem_text, origin = args["certificate"], "certificate"
+        try:
+            der, label = ca_identity(pem_text)
         except TrustAnchorError as exc:
-            raise fail(str(exc))
+            raise fail("%s: %s" % (origin, exc))
+        if args["label"] is not None:
+            label = args["label"]
 
         module_args = dict(certificate=der_to_pem(der), label=label, stores=stores, state=args["state"])
         if args["bundle_path"]:
@@ -128,10 +133,9 @@ class ActionModule(ActionBase):
 
     def _host_default(self, task_vars, option, variable, fail):
         """The host variable's value for option, validated like the option itself; None when unset."""
-        if task_vars.get(variable) is None:
+        value = option_or_knob({}, task_vars, self._templar, option, variable)
+        if value is None:
             return None
-        templar = self._templar.copy_with_new_env(available_variables=task_vars)
-        value = templar.template(task_vars[variable])
         validation = ArgumentSpecValidator({option: ARGUMENT_SPEC[option]}).validate({option: value})
         if validation.error_messages:
             raise fail("host variable %s=%r is not valid: %s" % (variable, value, "; ".join(validation.error_messages)))

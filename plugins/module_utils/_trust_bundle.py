@@ -22,8 +22,9 @@ import binascii
 import errno
 import os
 import re
-import tempfile
 
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory, write_file_atomic
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     TrustAnchorError,
     der_to_pem,
@@ -45,68 +46,6 @@ _BLOCK = re.compile(
 )
 
 
-def write_atomic(path, data, mode, owner=None):
-    """Replace path with data atomically.
-
-    The temp file lives in the same directory (so the rename is atomic), gets its final mode
-    and owner before the rename, and is fsynced together with the directory. ``owner`` is a
-    ``(uid, gid)`` pair to keep, or None.
-    """
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path), suffix=".tmp")
-    try:
-        try:
-            # fchmod is not subject to the umask, unlike the mode given at creation.
-            os.fchmod(fd, mode)
-            if owner is not None and owner != (os.geteuid(), os.getegid()):
-                os.fchown(fd, owner[0], owner[1])
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory):
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass  # some file systems refuse fsync on directories; the rename is done anyway
-    finally:
-        os.close(dir_fd)
-
-
-def make_parents(path, mode=NEW_DIR_MODE):
-    """Create the missing parent directories of path, each with exactly ``mode``."""
-    missing = []
-    parent = os.path.dirname(path)
-    while parent and not os.path.isdir(parent):
-        missing.append(parent)
-        parent = os.path.dirname(parent)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise
-            continue
-        os.chmod(directory, mode)
-
-
 def _block_der(body):
     try:
         return base64.b64decode(b"".join(body.split()), validate=True)
@@ -121,12 +60,12 @@ class BundleStore:
 
     def __init__(self, path):
         if not path or not os.path.isabs(path):
-            raise TrustAnchorError("bundle_path must be an absolute path, got %r" % (path,))
+            raise TrustAnchorError("store bundle: bundle_path must be an absolute path, got %r" % (path,))
         self.path = path
         # Read and write the link target, so that a symbolic link stays a link.
         self._file = os.path.realpath(path)
         if os.path.isdir(self._file):
-            raise TrustAnchorError("bundle_path %s is a directory, not a file" % path)
+            raise TrustAnchorError("store bundle: bundle_path %s is a directory, not a file" % path)
         self.warnings = []
 
     def location(self, label):
@@ -139,7 +78,7 @@ class BundleStore:
         except IOError as exc:
             if exc.errno == errno.ENOENT:
                 return None
-            raise TrustAnchorError("cannot read bundle %s: %s" % (self.path, exc))
+            raise TrustAnchorError("store bundle: cannot read %s: %s" % (self.path, exc))
 
     @staticmethod
     def _entry(label, der):
@@ -199,12 +138,17 @@ class BundleStore:
             return False
         try:
             if before is None:
-                make_parents(self._file)
-                mode, owner = NEW_FILE_MODE, None
+                ensure_directory(os.path.dirname(self._file), NEW_DIR_MODE)
+                mode, owner, group = NEW_FILE_MODE, None, None
             else:
+                # Keep the mode and owner of the file we replace.
                 st = os.stat(self._file)
-                mode, owner = st.st_mode & 0o7777, (st.st_uid, st.st_gid)
-            write_atomic(self._file, after, mode, owner)
+                mode = st.st_mode & 0o7777
+                owner = st.st_uid if st.st_uid != os.geteuid() else None
+                group = st.st_gid if st.st_gid != os.getegid() else None
+            write_file_atomic(self._file, after, mode, owner, group)
+        except FleetPkiError as exc:
+            raise TrustAnchorError("store bundle: %s" % exc)
         except OSError as exc:
-            raise TrustAnchorError("cannot write bundle %s: %s" % (self.path, exc))
+            raise TrustAnchorError("store bundle: cannot write %s: %s" % (self.path, exc.strerror))
         return True

@@ -16,6 +16,8 @@ import binascii
 import hashlib
 import re
 
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+
 
 # Used for every generated label whose CN sanitizes to nothing.
 DEFAULT_LABEL_NAME = "fleet-pki-ca"
@@ -35,7 +37,7 @@ _PEM_BLOCK = re.compile(
 _BASE64_ONLY = re.compile(r"^[A-Za-z0-9+/=\s]*$")
 
 
-class TrustAnchorError(Exception):
+class TrustAnchorError(FleetPkiError):
     """Bad input or a failed trust-store operation; the message is meant for the user."""
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import errno
 import os
 import shlex
-import subprocess
 
-from ansible_collections.fleet.pki.plugins.module_utils._trust_bundle import write_atomic
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import write_file_atomic
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     TrustAnchorError,
     der_to_pem,
@@ -34,12 +34,6 @@ _OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 _SBIN_DIRS = ("usr/local/sbin", "usr/local/bin", "usr/sbin", "usr/bin", "sbin", "bin")
 
 ANCHOR_MODE = 0o644
-
-
-def run_subprocess(argv):
-    """Default command runner: (rc, stdout, stderr), like AnsibleModule.run_command."""
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def read_os_release(root="/"):
@@ -89,8 +83,11 @@ def _find_program(root, name):
     return None
 
 
-def detect_system_store(root="/", run=None, refresh_command=None):
+def detect_system_store(run, root="/", refresh_command=None):
     """The system store backend for this host, or TrustAnchorError saying why there is none.
+
+    ``run(argv)`` runs a command and returns ``(rc, stdout, stderr)``, like
+    ``AnsibleModule.run_command``.
 
     Detection goes by os-release and then checks that the anchor directory and the refresh
     command really exist (a trimmed image may lack the ca-certificates package).
@@ -100,7 +97,7 @@ def detect_system_store(root="/", run=None, refresh_command=None):
         raise TrustAnchorError(
             "store system is not supported on %s yet; supported now: %s" % (_describe_os(info), SUPPORTED_FAMILIES)
         )
-    store = DebianSystemStore(root=root, run=run, refresh_command=refresh_command)
+    store = DebianSystemStore(run, root=root, refresh_command=refresh_command)
     if not os.path.isdir(store.anchor_dir):
         raise TrustAnchorError(
             "store system: %s is missing on %s; install the ca-certificates package" % (store.anchor_dir, _describe_os(info))
@@ -119,11 +116,11 @@ class DebianSystemStore:
     ANCHOR_DIR = "usr/local/share/ca-certificates"
     EXTRACTED_BUNDLE = "etc/ssl/certs/ca-certificates.crt"
 
-    def __init__(self, root="/", run=None, refresh_command=None):
+    def __init__(self, run, root="/", refresh_command=None):
+        self.run = run
         self.root = root
         self.anchor_dir = os.path.join(root, self.ANCHOR_DIR)
         self.extracted_bundle = os.path.join(root, self.EXTRACTED_BUNDLE)
-        self.run = run or run_subprocess
         if refresh_command is None:
             program = _find_program(root, "update-ca-certificates")
             refresh_command = [program] if program else None
@@ -175,9 +172,9 @@ class DebianSystemStore:
         file_changed = self._anchor_content(label) != wanted
         if file_changed:
             try:
-                write_atomic(self.location(label), wanted, ANCHOR_MODE)
-            except OSError as exc:
-                raise TrustAnchorError("store system: cannot write %s: %s" % (self.location(label), exc))
+                write_file_atomic(self.location(label), wanted, ANCHOR_MODE)
+            except FleetPkiError as exc:
+                raise TrustAnchorError("store system: %s" % exc)
         if not file_changed and self.in_extracted_bundle(der):
             return False
         self.refresh()

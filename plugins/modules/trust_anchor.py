@@ -62,7 +62,8 @@ options:
     type: path
   label:
     description:
-      - The stable name of this CA in the stores. It becomes the file name C(<label>.crt) in the system store
+      - >-
+        The stable name of this CA in the stores. It becomes the file name C(<label>.crt) in the system store
         and the marker comment C(# fleet.pki: <label>) in a bundle.
       - Only the characters C(A-Z), C(a-z), C(0-9), C(.), C(_) and C(-), starting with a letter or a digit, at most 128 characters.
       - When not set, the action plugin derives it from the CA, its common name plus the first 16 hex digits of its
@@ -100,8 +101,10 @@ options:
     type: path
 notes:
   - The certificate is public data and is not hidden from the log.
-  - Removing a CA from the system store does not remove it from stores it reached through the distribution's
-    own hooks only after the refresh command runs again; the module runs it.
+  - On the Debian family, C(update-ca-certificates) also runs the hooks in C(/etc/ca-certificates/update.d),
+    for example the one of C(ca-certificates-java) that feeds the distribution's Java keystore.
+  - The module runs C(update-ca-certificates) only when the anchor file changed or the CA is missing from
+    C(/etc/ssl/certs/ca-certificates.crt), and checks that the CA is in that file afterwards.
 seealso:
   - name: update-ca-certificates(8)
     description: The Debian tool that rebuilds C(/etc/ssl/certs).
@@ -171,6 +174,7 @@ stores:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._trust_bundle import BundleStore
 from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     TrustAnchorError,
@@ -185,7 +189,7 @@ TRUST_STORES = ["system", "bundle", "nss", "java", "macos", "windows"]
 
 
 def _system_store(module):
-    return detect_system_store(run=module.run_command)
+    return detect_system_store(module.run_command)
 
 
 def _bundle_store(module):
@@ -253,8 +257,9 @@ def run_module(module):
             action = store.add if state == "present" else store.remove
             try:
                 entry["changed"] = action(label, der)
-            except TrustAnchorError as exc:
-                result["changed"] = True
+            except FleetPkiError as exc:
+                # Report the stores done so far; this one is in an unknown state.
+                del result["stores"][name]
                 module.fail_json(msg=str(exc), **result)
         for warning in store.warnings:
             module.warn(warning)
@@ -280,7 +285,7 @@ def main():
     )
     try:
         result = run_module(module)
-    except TrustAnchorError as exc:
+    except FleetPkiError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
 

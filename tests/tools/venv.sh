@@ -77,7 +77,6 @@ main_exe=$("$PYTHON" -c 'import sys; print(sys.executable)' 2>/dev/null) ||
 main_version=$(py_version "$main_exe")
 version_ge "$main_version" "$min_version" ||
     fail "$PYTHON is Python $main_version; fleet.pki needs Python >= $min_version (make venv PYTHON=python3.12)"
-ensure_venv .venv "$main_exe"
 
 # Other support line.
 if [ "$main_version" = "3.11" ]; then
@@ -85,12 +84,26 @@ if [ "$main_version" = "3.11" ]; then
 else
     alt_version=3.11
 fi
-if alt_exe=$(bash tests/tools/find_python.sh "$alt_version"); then
-    ensure_venv .venv-alt "$alt_exe"
-else
+if ! alt_exe=$(bash tests/tools/find_python.sh "$alt_version"); then
     echo "venv: skipping the other support line: python$alt_version not found"
     if [ -d .venv-alt ] && [ "$(py_version .venv-alt/bin/python)" != "$alt_version" ]; then
         echo "venv: removing the stale .venv-alt"
         rm -rf .venv-alt
     fi
+    ensure_venv .venv "$main_exe"
+    exit 0
 fi
+
+# Both lines: build them side by side (pip is mostly single-threaded), then
+# show each log in turn.
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+ensure_venv .venv "$main_exe" >"$logs/main" 2>&1 &
+main_pid=$!
+ensure_venv .venv-alt "$alt_exe" >"$logs/alt" 2>&1 &
+alt_pid=$!
+status=0
+wait "$main_pid" || status=1
+wait "$alt_pid" || status=1
+cat "$logs/main" "$logs/alt"
+exit "$status"

@@ -9,6 +9,7 @@ import glob
 import os
 import shutil
 import stat
+import subprocess
 import sys
 
 import pytest
@@ -80,6 +81,16 @@ class FakeRefresh:
         return self.rc, "1 added, 0 removed; done.\n", self.err
 
 
+def never_run(argv):
+    raise AssertionError("no command expected, got %r" % (argv,))
+
+
+def run_subprocess(argv):
+    """What AnsibleModule.run_command does, for tests without a module."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
 def make_root(tmp_path, os_release=DEBIAN, anchor_dir=True, program=True, distro_ders=()):
     root = tmp_path / "root"
     (root / "etc/ssl/certs").mkdir(parents=True)
@@ -108,7 +119,7 @@ def refresh(root, distro_ca):
 
 @pytest.fixture
 def store(root, refresh):
-    return detect_system_store(root=root, run=refresh)
+    return detect_system_store(refresh, root=root)
 
 
 @pytest.fixture
@@ -128,7 +139,7 @@ def umask_077():
 ])
 def test_debian_family_is_detected(tmp_path, os_release):
     root = make_root(tmp_path, os_release=os_release)
-    store = detect_system_store(root=root)
+    store = detect_system_store(never_run, root=root)
     assert isinstance(store, DebianSystemStore)
     assert store.refresh_command == [os.path.join(root, "usr/sbin/update-ca-certificates")]
     assert store.location(LABEL) == os.path.join(root, "usr/local/share/ca-certificates", LABEL + ".crt")
@@ -143,7 +154,7 @@ def test_debian_family_is_detected(tmp_path, os_release):
 def test_other_families_fail_naming_the_os(tmp_path, os_release, names):
     root = make_root(tmp_path, os_release=os_release)
     with pytest.raises(TrustAnchorError) as excinfo:
-        detect_system_store(root=root)
+        detect_system_store(never_run, root=root)
     message = str(excinfo.value)
     assert "not supported" in message and "Debian family" in message
     for name in names:
@@ -153,7 +164,7 @@ def test_other_families_fail_naming_the_os(tmp_path, os_release, names):
 def test_no_os_release_fails_clearly(tmp_path):
     root = make_root(tmp_path, os_release=None)
     with pytest.raises(TrustAnchorError, match="without /etc/os-release.*Debian family"):
-        detect_system_store(root=root)
+        detect_system_store(never_run, root=root)
 
 
 def test_usr_lib_os_release_is_read_too(tmp_path):
@@ -162,19 +173,19 @@ def test_usr_lib_os_release_is_read_too(tmp_path):
     with open(os.path.join(root, "usr/lib/os-release"), "w") as f:
         f.write(DEBIAN)
     assert read_os_release(root)["ID"] == "debian"
-    detect_system_store(root=root)
+    detect_system_store(never_run, root=root)
 
 
 def test_debian_without_anchor_directory_fails(tmp_path):
     root = make_root(tmp_path, anchor_dir=False)
     with pytest.raises(TrustAnchorError, match="ca-certificates is missing.*install the ca-certificates package"):
-        detect_system_store(root=root)
+        detect_system_store(never_run, root=root)
 
 
 def test_debian_without_refresh_command_fails(tmp_path):
     root = make_root(tmp_path, program=False)
     with pytest.raises(TrustAnchorError, match="update-ca-certificates was not found"):
-        detect_system_store(root=root)
+        detect_system_store(never_run, root=root)
 
 
 # --- present --------------------------------------------------------------------------------
@@ -228,13 +239,13 @@ def test_same_certificate_with_other_formatting_is_rewritten(store, refresh, our
 
 def test_failing_refresh_is_an_error(root, distro_ca, ours):
     refresh = FakeRefresh(root, [distro_ca], rc=1, err="run-parts: failed\n")
-    store = detect_system_store(root=root, run=refresh)
+    store = detect_system_store(refresh, root=root)
     with pytest.raises(TrustAnchorError, match="failed with exit code 1: run-parts: failed"):
         store.add(LABEL, ours)
 
 
 def test_refresh_that_does_not_pick_the_file_up_is_an_error(root, distro_ca, ours):
-    store = detect_system_store(root=root, run=FakeRefresh(root, [distro_ca], rebuild=False))
+    store = detect_system_store(FakeRefresh(root, [distro_ca], rebuild=False), root=root)
     with pytest.raises(TrustAnchorError, match="still missing from"):
         store.add(LABEL, ours)
 
@@ -307,7 +318,7 @@ def test_with_the_real_update_ca_certificates(tmp_path, ours, distro_ca, monkeyp
     ]
     (tmp_path / "tmp").mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
-    store = detect_system_store(root=root, refresh_command=command)
+    store = detect_system_store(run_subprocess, root=root, refresh_command=command)
     assert store.add(LABEL, ours) is True
     assert store.in_extracted_bundle(ours)
     assert os.path.islink(os.path.join(root, "etc/ssl/certs", LABEL + ".pem"))
@@ -318,8 +329,8 @@ def test_with_the_real_update_ca_certificates(tmp_path, ours, distro_ca, monkeyp
     assert store.warnings == []
 
 
-def test_default_runner_runs_a_program(tmp_path, ours):
-    """The default runner (subprocess) is what runs when no AnsibleModule is around."""
+def test_refresh_command_is_run_as_given(tmp_path, ours):
+    """A real program as the refresh command, run through a plain subprocess runner."""
     root = make_root(tmp_path)
     script = tmp_path / "fake-update"
     # Copies every anchor into the bundle, like the real tool does.
@@ -330,6 +341,6 @@ def test_default_runner_runs_a_program(tmp_path, ours):
         % (sys.executable, DebianSystemStore.ANCHOR_DIR, DebianSystemStore.EXTRACTED_BUNDLE)
     )
     script.chmod(0o755)
-    store = detect_system_store(root=root, refresh_command=[str(script), root])
+    store = detect_system_store(run_subprocess, root=root, refresh_command=[str(script), root])
     assert store.add(LABEL, ours) is True
     assert store.check(LABEL, ours, "present")

@@ -1,0 +1,159 @@
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""playbooks/provision.yml end to end on a loopback fleet, checked by real TLS clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+from conftest import recap
+
+import fleet_demo  # demo/fleet_demo.py: the endpoints and the TLS clients
+
+PORT = 18443
+
+
+def results(fleet, *args):
+    record_dir = os.path.join(fleet.root, "record")
+    os.makedirs(record_dir, exist_ok=True)
+    for name in os.listdir(record_dir):
+        os.unlink(os.path.join(record_dir, name))
+    fleet.playbook("-e", f"record_dir={record_dir}", *args, playbook="tests/integration/record.yml")
+    return {name[:-5]: json.load(open(os.path.join(record_dir, name), encoding="utf-8")) for name in os.listdir(record_dir)}
+
+
+@pytest.fixture
+def endpoints(fleet):
+    def start():
+        return fleet_demo.start(fleet.state, fleet.inventory, PORT)
+    yield start
+    fleet_demo.stop(fleet.state)
+
+
+def test_provision_verify_rerun_and_readdress(fleet, endpoints):
+    first = results(fleet)
+    assert sorted(first) == sorted(fleet.devices)
+    assert all(result["issued"] and result["reasons"] == ["missing: no certificate on the host"] for result in first.values())
+    key = fleet.device_file("dev1", "key")
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(fleet.device_file("dev1", "fullchain")).st_mode) == 0o644
+    assert not os.path.exists(os.path.join(fleet.pki_dir, "hosts", "dev1", "key.pem")), "device keys must not stay on the controller"
+
+    devices = endpoints()
+    rows = fleet_demo.verify(fleet.state, devices, PORT, fleet.bundle)
+    assert len(rows) == 15 and all(ok for _name, _client, ok, _detail in rows), rows
+    refused = fleet_demo.negative_control(devices, PORT)
+    assert len(refused) == 15 and not any(ok for _name, _client, ok, _detail in refused), refused
+
+    _rc, output = fleet.playbook()
+    assert recap(output) and all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap(output).values()), output
+
+    fleet.devices["dev3"] = "127.0.0.33"
+    fleet.write()
+    after = results(fleet)
+    assert [name for name, result in after.items() if result["issued"]] == ["dev3"]
+    assert after["dev3"]["reasons"] == ["SANs differ: +IP:127.0.0.33 -IP:127.0.0.23"]
+    assert after["dev3"]["sans"] == ["IP:127.0.0.33"] and after["dev3"]["serial"] != first["dev3"]["serial"]
+    assert after["dev1"]["serial"] == first["dev1"]["serial"]
+
+    fleet_demo.stop(fleet.state)
+    devices = endpoints()
+    rows = fleet_demo.verify(fleet.state, {"dev3": devices["dev3"]}, PORT, fleet.bundle)
+    assert all(ok for _name, _client, ok, _detail in rows), rows
+
+
+def test_certificate_inside_renew_before_is_reissued(fleet):
+    fleet.group_vars["fleet_pki_validity_days"] = 1
+    fleet.write()
+    first = results(fleet, "--limit", "dev1")
+    assert first["dev1"]["issued"]
+    assert not results(fleet, "--limit", "dev1")["dev1"]["issued"]  # 24 h of 25 h left: outside the default 33 %
+    fleet.group_vars["fleet_pki_renew_before"] = "97%"
+    fleet.write()
+    renewed = results(fleet, "--limit", "dev1")["dev1"]
+    assert renewed["issued"] and renewed["reasons"][0].startswith("expiring: 1.0 days left, renew_before is 97% of the lifetime")
+
+
+def test_check_mode_on_a_new_fleet_writes_nothing_and_diff_shows_sans(fleet):
+    fleet.playbook("--check", "--diff")
+    assert not os.path.exists(fleet.state)
+    fleet.playbook()
+    fleet.devices["dev2"] = "127.0.0.42"
+    fleet.write()
+    cert_before = open(fleet.device_file("dev2", "cert"), encoding="utf-8").read()
+    _rc, output = fleet.playbook("--check", "--diff")
+    assert "-  - IP:127.0.0.22" in output and "+  - IP:127.0.0.42" in output and "+serial: (new)" in output, output
+    assert recap(output)["dev2"]["changed"] == 1 and recap(output)["dev1"]["changed"] == 0
+    assert open(fleet.device_file("dev2", "cert"), encoding="utf-8").read() == cert_before
+
+
+def test_no_private_key_or_passphrase_in_verbose_output(fleet):
+    fleet.group_vars["fleet_pki_ca_passphrase"] = "pass-phrase-canary-7319"
+    fleet.write()
+    _rc, output = fleet.playbook("-vvv")
+    assert "PRIVATE KEY" not in output
+    assert "pass-phrase-canary-7319" not in output
+    key_body = open(fleet.device_file("dev1", "key"), encoding="utf-8").read().splitlines()[1]
+    assert key_body not in output
+
+
+BAD_INPUT = [
+    ("ansible_host", {"dev2": {"ansible_host": "300.1.1.1"}}, "host dev2: ansible_host '300.1.1.1' is neither a valid IP address nor a DNS name"),
+    ("duplicate IP", {"dev2": {"ansible_host": "127.0.0.21"}}, "IP 127.0.0.21 is claimed by more than one host: dev1, dev2"),
+    ("RSA 1024", {"dev2": {"fleet_pki_key_type": "rsa-1024"}}, "host dev2: key type 'rsa-1024' is refused: RSA below 2048"),
+    ("validity", {"dev2": {"fleet_pki_validity_days": 900}}, "host dev2: validity_days 900 is over 825"),
+]
+
+
+@pytest.mark.parametrize("case, host_vars, message", BAD_INPUT, ids=[case[0] for case in BAD_INPUT])
+def test_bad_input_names_host_and_value_and_writes_nothing(fleet, case, host_vars, message):
+    del case
+    fleet.playbook("--limit", "dev1:laptop")
+    before = sorted(os.listdir(os.path.join(fleet.pki_dir, "hosts")))
+    index = open(os.path.join(fleet.pki_dir, "index.txt"), encoding="utf-8").read()
+    for name, values in host_vars.items():
+        values = dict(values)
+        fleet.devices[name] = values.pop("ansible_host", fleet.devices[name])
+        fleet.host_vars[name].update(values)
+    fleet.write()
+    rc, output = fleet.playbook(check=False)
+    assert rc != 0 and message in output, output
+    assert sorted(os.listdir(os.path.join(fleet.pki_dir, "hosts"))) == before
+    assert open(os.path.join(fleet.pki_dir, "index.txt"), encoding="utf-8").read() == index
+    assert not os.path.exists(os.path.join(fleet.state, "devices", "dev2"))
+
+
+def test_wrong_passphrase_and_foreign_ca_key_are_refused(fleet):
+    fleet.group_vars["fleet_pki_ca_passphrase"] = "right-canary-4410"
+    fleet.write()
+    fleet.playbook("--limit", "dev1:laptop")
+    fleet.group_vars["fleet_pki_ca_passphrase"] = "wrong-canary-5521"
+    fleet.write()
+    rc, output = fleet.playbook(check=False)
+    assert rc != 0 and "the CA passphrase is wrong" in output, output
+    assert "canary" not in output
+    assert not os.path.exists(os.path.join(fleet.state, "devices", "dev2"))
+
+    ca_key = os.path.join(fleet.pki_dir, "ca", "ca.key")
+    with open(ca_key, "w", encoding="utf-8") as handle:
+        handle.write(open(fleet.device_file("dev1", "key"), encoding="utf-8").read())  # a key of another certificate
+    fleet.group_vars.pop("fleet_pki_ca_passphrase")
+    fleet.write()
+    rc, output = fleet.playbook(check=False)
+    assert rc != 0 and "does not match the CA certificate" in output, output
+
+
+def test_unreadable_pki_directory_is_named(fleet):
+    fleet.playbook("--limit", "dev1:laptop")
+    os.chmod(fleet.pki_dir, 0)
+    # Root reads everything; without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH it obeys modes like anyone else.
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+    try:
+        rc, output = fleet.playbook(check=False, wrap=drop if os.geteuid() == 0 else ())
+    finally:
+        os.chmod(fleet.pki_dir, 0o700)
+    assert rc != 0 and f"PKI directory {fleet.pki_dir} is not readable" in output, output
