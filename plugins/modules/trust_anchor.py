@@ -20,7 +20,7 @@ description:
   - Implemented stores are V(system) (Debian family only for now) and V(bundle). V(nss), V(java), V(macos)
     and V(windows) are accepted names but fail with a message that they are not implemented yet.
 author: fleet.pki contributors (@fleet-pki)
-version_added: 1.0.0
+version_added: 0.1.0
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 
 import pytest
 from conftest import recap
@@ -157,3 +158,18 @@ def test_unreadable_pki_directory_is_named(fleet):
     finally:
         os.chmod(fleet.pki_dir, 0o700)
     assert rc != 0 and f"PKI directory {fleet.pki_dir} is not readable" in output, output
+
+
+def test_artifacts_delivery_writes_into_the_pki_directory_only(fleet):
+    fleet.host_vars["dev5"]["fleet_pki_delivery"] = "artifacts"
+    fleet.write()
+    first = results(fleet, "--limit", "dev5:laptop")["dev5"]
+    directory = os.path.join(fleet.pki_dir, "hosts", "dev5")
+    assert first["issued"] and first["paths"]["key"] == os.path.join(directory, "key.pem")
+    assert stat.S_IMODE(os.stat(os.path.join(directory, "key.pem")).st_mode) == 0o600
+    assert not os.path.exists(os.path.join(fleet.state, "devices", "dev5"))
+    result = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(directory, "chain.pem"),
+                             os.path.join(directory, "cert.pem")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    _rc, output = fleet.playbook("--limit", "dev5:laptop")
+    assert recap(output)["dev5"]["changed"] == 0
