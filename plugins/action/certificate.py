@@ -17,7 +17,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.fleet.pki.plugins.module_utils._authority import ca_paths, load_authority
 from ansible_collections.fleet.pki.plugins.module_utils._ca_index import read_index, revoked_serials
-from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import describe, held_certificate, load_certificate, to_pem
+from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import describe, held_certificate, to_pem
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import serialization
 from ansible_collections.fleet.pki.plugins.module_utils._device_files import converge, report
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
@@ -87,17 +87,17 @@ class ActionModule(ActionBase):
             target = _DeviceTarget(self, task_vars, self._device_paths(args, task_vars), args)
         held_pem, key_state, (changed_files, fixed_attributes) = target.inspect(authority.pem)
 
-        held = held_certificate(held_pem, key_state, authority.certificate)
+        held, held_cert = held_certificate(held_pem, key_state, authority.certificate)
         reasons = reasons_to_issue(settings.wanted(), held, now, revoked_serials(read_index(pki_dir)))
-        before = _summary(describe_pem(held_pem) if held_pem else None)
+        before = _summary(held_cert)
         outcome = {"changed": bool(changed_files or fixed_attributes), "reasons": reasons, "issued": False,
                    "changed_files": changed_files, "fixed_attributes": fixed_attributes,
                    "delivery": settings.delivery, "paths": target.paths()}
-        outcome.update(_facts_of(held_pem))
+        outcome.update(before)
 
         if reasons and self._task.check_mode:
             outcome.update(changed=True, sans=san_strings(settings.sans))
-            after = {"sans": san_strings(settings.sans), "not_after": "(new)", "serial": "(new)"}
+            after = {"sans": san_strings(settings.sans), "not_after": "(new)", "serial": "(new)", "fingerprint_sha256": None}
         elif reasons:
             passphrase = option_or_knob(args, task_vars, self._templar, "ca_passphrase")
             key = generate_private_key(settings.key_type)
@@ -108,9 +108,8 @@ class ActionModule(ActionBase):
             if settings.delivery == "device":
                 _record_on_controller(pki_dir, host, cert_pem, authority.pem, key_pem if args["keep_keys"] else None)
             installed = target.install(key_pem, cert_pem, authority.pem)
-            outcome.update(_facts_of(cert_pem), changed=True, issued=True,
-                           changed_files=sorted(set(changed_files) | set(installed)))
-            after = _summary(describe(certificate))
+            after = _summary(certificate)
+            outcome.update(after, changed=True, issued=True, changed_files=sorted(set(changed_files) | set(installed)))
         else:
             after = before
 
@@ -185,23 +184,11 @@ def _record_on_controller(pki_dir, host, cert_pem, chain_pem, key_pem=None):
     converge(artifact_specs(pki_dir, host), contents)
 
 
-def describe_pem(pem):
-    try:
-        return describe(load_certificate(pem))
-    except FleetPkiError:
-        return None
-
-
-def _facts_of(cert_pem):
-    facts = describe_pem(cert_pem) if cert_pem else None
-    keys = ("serial", "not_after", "sans", "fingerprint_sha256")
-    return {key: (facts or {}).get(key) for key in keys}
-
-
-def _summary(facts):
-    if not facts:
-        return {"sans": [], "not_after": None, "serial": None}
-    return {"sans": facts["sans"], "not_after": facts["not_after"], "serial": facts["serial"]}
+def _summary(certificate):
+    """What the task returns and diff mode shows about a certificate (public facts only)."""
+    facts = describe(certificate) if certificate is not None else {}
+    return {key: facts.get(key, [] if key == "sans" else None)
+            for key in ("serial", "not_after", "sans", "fingerprint_sha256")}
 
 
 def _diff_text(summary):

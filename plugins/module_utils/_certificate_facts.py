@@ -97,13 +97,14 @@ def describe(certificate):
 
 
 def held_certificate(cert_pem, key_state, ca_certificate):
-    """Turn what a host reports (certificate PEM or None, key state) into the decision's `Held`."""
+    """Turn what a host reports (certificate PEM or None, key state) into (the decision's `Held`, the parsed
+    certificate or None)."""
     if not cert_pem:
-        return Held(state="missing", detail="no certificate on the host")
+        return Held(state="missing", detail="no certificate on the host"), None
     try:
         certificate = load_certificate(cert_pem)
     except FleetPkiError:
-        return Held(state="unreadable", detail="the certificate on the host is not a readable PEM certificate")
+        return Held(state="unreadable", detail="the certificate on the host is not a readable PEM certificate"), None
     return Held(
         state="present",
         key_state=key_state,
@@ -115,4 +116,4 @@ def held_certificate(cert_pem, key_state, ca_certificate):
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
         issued_by_current_ca=is_issued_by(certificate, ca_certificate),
-    )
+    ), certificate

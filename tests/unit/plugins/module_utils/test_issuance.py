@@ -13,6 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from ansible_collections.fleet.pki.plugins.module_utils._authority import AuthoritySettings, ensure_authority
 from ansible_collections.fleet.pki.plugins.module_utils._ca_index import read_index
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import held_certificate, to_pem
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
@@ -102,17 +103,17 @@ def test_names_inside_the_constraints_verify_with_openssl(constrained_authority,
     assert result.returncode == 0, result.stderr
 
 
-def test_a_fresh_leaf_is_kept_and_a_foreign_ca_is_noticed(authority, pki_dir, tmp_path, now):
-    from ansible_collections.fleet.pki.plugins.module_utils._authority import AuthoritySettings, ensure_authority
+def test_a_fresh_leaf_is_kept_and_a_foreign_ca_is_noticed(authority, tmp_path, now):
     _key, cert = sign(authority, now=now)
     wanted = Wanted(SANS, "cam-05", "server", "ec-p256", RenewBefore(percent=33))
-    held = held_certificate(to_pem(cert), "matches", authority.certificate)
+    held, parsed = held_certificate(to_pem(cert), "matches", authority.certificate)
+    assert parsed.serial_number == cert.serial_number
     assert reasons_to_issue(wanted, held, now) == []
     other, _changed, _notes = ensure_authority(str(tmp_path / "other"), AuthoritySettings(common_name="Test Fleet CA"))
-    held = held_certificate(to_pem(cert), "matches", other.certificate)
+    held, _parsed = held_certificate(to_pem(cert), "matches", other.certificate)
     assert reasons_to_issue(wanted, held, now) == ["not signed by the current CA"]
-    assert held_certificate("garbage", "matches", authority.certificate).state == "unreadable"
-    assert held_certificate(None, "missing", authority.certificate).state == "missing"
+    assert held_certificate("garbage", "matches", authority.certificate)[0].state == "unreadable"
+    assert held_certificate(None, "missing", authority.certificate)[0].state == "missing"
 
 
 def test_openssl_ca_accepts_the_index(authority, tmp_path):
