@@ -10,9 +10,15 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
+# Steps share .venv, the link and ~/.ansible/test: run them one at a time.
+.NOTPARALLEL:
 
 PYTHON ?= python3
 export PYTHON
+
+# ansible.cfg makes the in-place link the only collection path: do not let an
+# inherited variable put another (possibly stale) copy of fleet.pki first.
+unexport ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS
 
 VENV := .venv
 ALT_VENV := .venv-alt
@@ -83,8 +89,12 @@ sanity-alt: venv ## ansible-test sanity on .venv-alt only
 	@bash tests/tools/sanity.sh $(ALT_VENV) -- $(SANITY_ARGS)
 
 lint: venv ## ansible-lint (production profile, offline) and antsibull-changelog lint
-	$(call in_venv,$(VENV)) ansible-lint --profile production --offline
-	$(call in_venv,$(VENV)) antsibull-changelog lint
+	@rc=0; \
+	echo "=== ansible-lint --profile production --offline"; \
+	$(call in_venv,$(VENV)) ansible-lint --profile production --offline $$([ -t 1 ] || echo --nocolor) || rc=1; \
+	echo "=== antsibull-changelog lint"; \
+	$(call in_venv,$(VENV)) antsibull-changelog lint && echo "antsibull-changelog lint: passed" || rc=1; \
+	exit $$rc
 
 test: deps venv link ## Everything: units, integration, sanity, lint (+ units, sanity on .venv-alt)
 	@steps="units integration sanity-main lint"; \

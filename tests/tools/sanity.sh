@@ -45,6 +45,8 @@ fail() {
 command -v shellcheck >/dev/null 2>&1 ||
     fail "shellcheck not found: the shellcheck sanity test would pass without checking anything (run 'make deps')"
 command -v git >/dev/null 2>&1 || fail "git not found (run 'make deps')"
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
+    fail "$repo is not a git checkout: the files to check are taken from 'git ls-files'"
 
 # Ignore files: both must exist, all must be empty.
 for required in tests/sanity/ignore-2.19.txt tests/sanity/ignore-2.21.txt; do
@@ -91,7 +93,7 @@ for venv in "${venvs[@]}"; do
     echo
     echo "=== sanity: $label"
     started=$SECONDS
-    if (cd "$copy" && PATH="$venv_bin:$PATH" ansible-test sanity --local --python "$py_version" --color no "${extra_args[@]}"); then
+    if (cd "$copy" && unset ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS && PATH="$venv_bin:$PATH" ansible-test sanity --local --python "$py_version" --color no "${extra_args[@]}"); then
         summary+=("PASS  $label  $((SECONDS - started))s")
     else
         summary+=("FAIL  $label  $((SECONDS - started))s")

@@ -72,7 +72,9 @@ ensure_venv() {
 }
 
 # Main line: $PYTHON.
+# A pythonX.Y that does not run may still be installed by pyenv (see find_python.sh).
 main_exe=$("$PYTHON" -c 'import sys; print(sys.executable)' 2>/dev/null) ||
+    { [[ "$PYTHON" =~ ^python([0-9]+\.[0-9]+)$ ]] && main_exe=$(bash tests/tools/find_python.sh "${BASH_REMATCH[1]}"); } ||
     fail "cannot run '$PYTHON': install Python >= $min_version or set PYTHON (make venv PYTHON=python3.12)"
 main_version=$(py_version "$main_exe")
 version_ge "$main_version" "$min_version" ||
