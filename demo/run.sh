@@ -36,7 +36,7 @@ changes=$(recap_changes "$STATE/provision-2.log")
 [ "$changes" -eq 0 ] || { echo "second run changed $changes task(s): see $STATE/provision-2.log"; exit 1; }
 
 step "5/5 Summary"
-devices=$(ls "$STATE/devices" | wc -l)
+devices=$(find "$STATE/devices" -mindepth 1 -maxdepth 1 -type d | wc -l)
 cat <<SUMMARY
     CA                 $STATE/pki/ca/ca.crt ($(openssl x509 -in "$STATE/pki/ca/ca.crt" -noout -subject | sed 's/subject=//'))
     devices            $devices, each with key, cert, chain and full chain in $STATE/devices/<name>/

@@ -89,12 +89,12 @@ def converge(specs, contents, check_mode=False):
     return content_changed, attributes_fixed
 
 
-def report(specs):
+def report(specs, run_command=None):
     """What the device holds now: its certificate (public) and whether the key belongs to it."""
     cert_pem = read_text(specs["cert"].path)
     return {
         "certificate": cert_pem,
-        "key_state": key_state(specs["key"].path, cert_pem),
+        "key_state": key_state(specs["key"].path, cert_pem, run_command),
     }
 
 

@@ -11,21 +11,20 @@ not. The answer is one of: matches, mismatch, missing, unreadable, unknown.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import HAS_CRYPTOGRAPHY, serialization, x509
 
 
-def key_state(key_path, cert_pem):
+def key_state(key_path, cert_pem, run_command=None):
+    """`run_command(args, data=None) -> (rc, out, err)`, like AnsibleModule.run_command, serves the CLI fallback."""
     if not os.path.exists(key_path):
         return "missing"
     if not cert_pem:
         return "unknown"
     if HAS_CRYPTOGRAPHY:
         return _with_cryptography(key_path, cert_pem)
-    if shutil.which("openssl"):
-        return _with_openssl(key_path, cert_pem)
+    if run_command is not None:
+        return _with_openssl(key_path, cert_pem, run_command)
     return "unknown"
 
 
@@ -39,14 +38,14 @@ def _with_cryptography(key_path, cert_pem):
     return "matches" if key.public_key() == certificate.public_key() else "mismatch"
 
 
-def _with_openssl(key_path, cert_pem):
-    env = dict(os.environ, LC_ALL="C")
-    key = subprocess.run(["openssl", "pkey", "-in", key_path, "-pubout", "-passin", "pass:"],
-                         capture_output=True, check=False, env=env, stdin=subprocess.DEVNULL)
-    if key.returncode != 0:
-        return "unreadable"
-    cert = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=cert_pem.encode(),
-                          capture_output=True, check=False, env=env)
-    if cert.returncode != 0:
+def _with_openssl(key_path, cert_pem, run_command):
+    try:
+        rc, key_out, _err = run_command(["openssl", "pkey", "-in", key_path, "-pubout", "-passin", "pass:"])
+        if rc != 0:
+            return "unreadable"
+        rc, cert_out, _err = run_command(["openssl", "x509", "-noout", "-pubkey"], data=cert_pem)
+    except OSError:  # no openssl on the device
         return "unknown"
-    return "matches" if key.stdout.strip() == cert.stdout.strip() else "mismatch"
+    if rc != 0:
+        return "unknown"
+    return "matches" if key_out.strip() == cert_out.strip() else "mismatch"

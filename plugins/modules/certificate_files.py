@@ -21,13 +21,17 @@ description:
 author: fleet.pki contributors (@fleet-pki)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: M(fleet.pki.certificate) shows the diff of the certificate it replaces.
   idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
   safe_file_operations:
+    description: Uses safe file operations to ensure proper permissions and avoid data corruption.
     support: full
 options:
   key_path:
@@ -113,6 +117,13 @@ from ansible_collections.fleet.pki.plugins.module_utils._device_files import (
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 
 
+def _openssl_runner(module):
+    """The key check's fallback on devices without Python cryptography, in the C locale."""
+    def run(args, data=None):
+        return module.run_command(args, data=data, binary_data=False, environ_update={"LC_ALL": "C", "LANGUAGE": "C"})
+    return run
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -125,7 +136,7 @@ def main():
             chain_content=dict(type="str"),
             owner=dict(type="str"),
             group=dict(type="str"),
-            key_mode=dict(type="raw", default="0600"),
+            key_mode=dict(type="raw", default="0600", no_log=False),
             cert_mode=dict(type="raw", default="0644"),
         ),
         required_together=[("key_content", "cert_content")],
@@ -142,7 +153,7 @@ def main():
         }
         contents = {role: params[f"{role}_content"] for role in ("key", "cert", "chain") if params[f"{role}_content"]}
         changed_files, fixed_attributes = converge(specs, contents, check_mode=module.check_mode)
-        result = report(specs)
+        result = report(specs, _openssl_runner(module))
     except FleetPkiError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=bool(changed_files or fixed_attributes), changed_files=changed_files,

@@ -61,7 +61,7 @@ def test_rsa_leaves_add_key_encipherment(authority):
 
 
 def test_serials_are_128_random_bits_and_recorded_in_the_index(authority):
-    serials = {sign(authority)[1].serial_number for _ in range(5)}
+    serials = {sign(authority)[1].serial_number for _number in range(5)}
     assert len(serials) == 5
     assert all(2 ** 120 <= serial < 2 ** 128 for serial in serials)
     entries = read_index(authority.pki_dir)
@@ -117,7 +117,7 @@ def test_a_fresh_leaf_is_kept_and_a_foreign_ca_is_noticed(authority, tmp_path, n
 
 
 def test_openssl_ca_accepts_the_index(authority, tmp_path):
-    for _ in range(3):
+    for _number in range(3):
         sign(authority)
     config = tmp_path / "ca.cnf"
     config.write_text(f"[ca]\ndefault_ca = fleet\n[fleet]\ndatabase = {os.path.join(authority.pki_dir, 'index.txt')}\n"
