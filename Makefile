@@ -45,7 +45,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help deps venv link units units-alt integration sanity sanity-main sanity-alt lint test demo clean
+.PHONY: help deps venv link units units-alt integration integration-alt sanity sanity-main sanity-alt lint test demo clean
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PYTHON=python3.12]"
@@ -78,6 +78,10 @@ units-alt: venv link ## Unit tests on .venv-alt (the other support line)
 integration: venv link ## Integration tests (pytest tests/integration) on .venv
 	$(call pytest,$(VENV),tests/integration)
 
+integration-alt: venv link ## Integration tests on .venv-alt (the other support line)
+	@test -x $(ALT_VENV)/bin/python || { echo "integration-alt: $(ALT_VENV) missing (other Python not found)" >&2; exit 1; }
+	$(call pytest,$(ALT_VENV),tests/integration)
+
 sanity: venv ## ansible-test sanity on every support line (copy of the tree, offline pip)
 	@bash tests/tools/sanity.sh $(VENV) $$(test -x $(ALT_VENV)/bin/python && echo $(ALT_VENV)) -- $(SANITY_ARGS)
 
@@ -96,9 +100,9 @@ lint: venv ## ansible-lint (production profile, offline) and antsibull-changelog
 	$(call in_venv,$(VENV)) antsibull-changelog lint && echo "antsibull-changelog lint: passed" || rc=1; \
 	exit $$rc
 
-test: deps venv link ## Everything: units, integration, sanity, lint (+ units, sanity on .venv-alt)
-	@steps="units integration sanity-main lint"; \
-	if [ -x $(ALT_VENV)/bin/python ]; then steps="$$steps units-alt sanity-alt"; \
+test: deps venv link ## Everything: units, integration, demo, sanity, lint (+ units, integration, sanity on .venv-alt)
+	@steps="units integration demo sanity-main lint"; \
+	if [ -x $(ALT_VENV)/bin/python ]; then steps="$$steps units-alt integration-alt sanity-alt"; \
 	else echo "test: $(ALT_VENV) missing: the other support line is not tested"; fi; \
 	passed=0; failed=0; report=(); \
 	for step in $$steps; do \
