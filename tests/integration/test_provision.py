@@ -50,8 +50,10 @@ def test_provision_verify_rerun_and_readdress(fleet, endpoints):
     refused = fleet_demo.negative_control(devices, PORT)
     assert len(refused) == 15 and not any(ok for _name, _client, ok, _detail in refused), refused
 
-    _rc, output = fleet.playbook()
+    _rc, output = fleet.playbook("-vvv")
     assert recap(output) and all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap(output).values()), output
+    for address in fleet.devices.values():  # nothing changed: one module run, one process, per device
+        assert output.count(f"<{address}> EXEC ") == 1, (address, output)
 
     fleet.devices["dev3"] = "127.0.0.33"
     fleet.write()
