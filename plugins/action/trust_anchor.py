@@ -22,13 +22,8 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     single_certificate_der,
     validate_label,
 )
+from ansible_collections.fleet.pki.plugins.module_utils._crypto import NameOID, x509
 from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import option_or_knob
-
-try:
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
-except ImportError:
-    x509 = None
 
 
 MODULE = "fleet.pki.trust_anchor"

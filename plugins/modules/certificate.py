@@ -24,23 +24,22 @@ description:
   - Every option that has an inventory knob (C(fleet_pki_<option>)) takes that host variable as its default, so
     roles and playbooks do not have to pass them through.
 author: fleet.pki contributors (@fleet-pki)
+extends_documentation_fragment:
+  - fleet.pki._attributes
+  - fleet.pki._attributes.action
+  - fleet.pki._attributes.files
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reports the reasons and writes nothing, on the controller or the host.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the serial, C(not_after) and SANs before and after.
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
   safe_file_operations:
-    description: Uses safe file operations to ensure proper permissions and avoid data corruption.
     support: full
     details: Every file, on the controller and the host, is written atomically with its final owner and mode.
 options:

@@ -19,19 +19,18 @@ description:
   - Works with the Python standard library only. The key check uses Python C(cryptography) where the device
     has it and the C(openssl) command where it does not.
 author: fleet.pki contributors (@fleet-pki)
+extends_documentation_fragment:
+  - fleet.pki._attributes
+  - fleet.pki._attributes.files
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: M(fleet.pki.certificate) shows the diff of the certificate it replaces.
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
   safe_file_operations:
-    description: Uses safe file operations to ensure proper permissions and avoid data corruption.
     support: full
 options:
   key_path:

@@ -16,21 +16,20 @@ description:
     any certificate is issued.
   - Runs once, in the controller's process. It makes no connection to any host.
 author: fleet.pki contributors (@fleet-pki)
+extends_documentation_fragment:
+  - fleet.pki._attributes
+  - fleet.pki._attributes.action
+  - fleet.pki._attributes.files
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
   safe_file_operations:
-    description: Uses safe file operations to ensure proper permissions and avoid data corruption.
     support: N/A
     details: It writes nothing.
 options:

@@ -21,27 +21,26 @@ description:
     and V(windows) are accepted names but fail with a message that they are not implemented yet.
 author: fleet.pki contributors (@fleet-pki)
 version_added: 0.1.0
+extends_documentation_fragment:
+  - fleet.pki._attributes
+  - fleet.pki._attributes.action
+  - fleet.pki._attributes.platform
+  - fleet.pki._attributes.files
 attributes:
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
       - The diff shows, per store, V(absent) or V(present) with the label and the SHA-256 fingerprint, not file contents.
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
   safe_file_operations:
-    description: Uses safe file operations to ensure proper permissions and avoid data corruption.
     support: partial
     details:
       - Files are written atomically (a temp file in the same directory with its final mode and owner, fsync, rename).
