@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 
@@ -175,3 +176,25 @@ def test_artifacts_delivery_writes_into_the_pki_directory_only(fleet):
     assert result.returncode == 0, result.stderr
     _rc, output = fleet.playbook("--limit", "dev5:laptop")
     assert recap(output)["dev5"]["changed"] == 0
+
+
+def test_a_device_still_serving_its_old_certificate_stops_the_rollout(fleet, endpoints):
+    fleet.playbook()
+    endpoints()  # these endpoints never reload: a re-issued device keeps serving its old certificate
+    fleet.group_vars.update(fleet_pki_verify_port=PORT, fleet_pki_batches=1)
+    for name in ("dev2", "dev4"):
+        fleet.host_vars[name]["fleet_pki_key_type"] = "ec-p384"
+    fleet.write()
+    before_dev4 = open(fleet.device_file("dev4", "cert"), encoding="utf-8").read()
+    rc, output = fleet.playbook("-e", "fleet_pki_batches=1", "-e", "device_verify_retries=1", check=False)
+    assert rc != 0
+    assert "host dev2: 127.0.0.22:18443 serves certificate" in output and "did the service reload?" in output, output
+    counts = recap(output)
+    assert counts["dev1"]["failed"] == 0 and counts["dev2"]["failed"] == 1
+    summary = output.split("FLEET.PKI SUMMARY", 1)[1]
+    assert re.search(r"^dev1\s+kept$", summary, re.M), summary
+    assert re.search(r"^dev2\s+FAILED .*did the service reload\? \(after: issued key type differs: ec-p256 -> ec-p384\)$",
+                     summary, re.M), summary
+    for name in ("dev3", "dev4", "dev5"):  # the batches after the failing one never ran
+        assert re.search(rf"^{name}\s+not reached", summary, re.M), summary
+    assert open(fleet.device_file("dev4", "cert"), encoding="utf-8").read() == before_dev4

@@ -1,0 +1,73 @@
+# Copyright (c) 2026 fleet.pki contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: summary
+type: aggregate
+short_description: Summary of a fleet.pki run, one line per device
+version_added: 0.1.0
+description:
+  - At the end of the run, prints one line per device that fleet.pki looked at. A device is C(issued) (with the reasons),
+    C(kept), C(FAILED) (with the task and the message), C(UNREACHABLE), or C(not reached) when a failing batch stopped the
+    rollout before it.
+  - Enable it in C(ansible.cfg) with C(callbacks_enabled = fleet.pki.summary); the collection's C(ansible.cfg) does.
+author: fleet.pki contributors (@fleet-pki)
+requirements:
+  - enabled in the configuration (C(callbacks_enabled))
+"""
+
+from ansible.plugins.callback import CallbackBase
+
+CERTIFICATE_ACTIONS = ("fleet.pki.certificate", "certificate")
+PREFLIGHT_ACTIONS = ("fleet.pki.preflight", "preflight")
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "fleet.pki.summary"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self._devices = []  # in inventory order, from the preflight
+        self._outcomes = {}
+
+    def v2_runner_on_ok(self, result):
+        action = result._task.action  # pylint: disable=protected-access
+        data = result._result  # pylint: disable=protected-access
+        if action in PREFLIGHT_ACTIONS:
+            self._devices += [host for host in data.get("hosts", {}) if host not in self._devices]
+        elif action in CERTIFICATE_ACTIONS:
+            host = result._host.get_name()  # pylint: disable=protected-access
+            if data.get("issued") or data.get("reasons"):
+                verb = "would issue" if result._task.check_mode else "issued"  # pylint: disable=protected-access
+                self._outcomes[host] = f"{verb:<12} {'; '.join(data.get('reasons', []))}"
+            else:
+                self._outcomes[host] = "kept"
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        if ignore_errors:
+            return
+        host = result._host.get_name()  # pylint: disable=protected-access
+        message = "".join(str(result._result.get("msg", "")).splitlines()[0:1])  # pylint: disable=protected-access
+        earlier = self._outcomes.get(host, "")
+        after = f" (after: {earlier.split(None, 1)[0]} {earlier.split(None, 1)[-1].strip()})" if earlier.startswith("issued") else ""
+        self._outcomes[host] = f"FAILED       {result._task.get_name()}: {message}{after}"  # pylint: disable=protected-access
+
+    def v2_runner_on_unreachable(self, result):
+        host = result._host.get_name()  # pylint: disable=protected-access
+        self._outcomes[host] = f"UNREACHABLE  {result._result.get('msg', '')}"  # pylint: disable=protected-access
+
+    def v2_playbook_on_stats(self, stats):
+        hosts = self._devices + [host for host in self._outcomes if host not in self._devices]
+        if not hosts:
+            return
+        width = max(len(host) for host in hosts)
+        self._display.banner("FLEET.PKI SUMMARY")
+        for host in hosts:
+            outcome = self._outcomes.get(host, "not reached  (the rollout stopped before this device)")
+            self._display.display(f"{host:<{width}}  {outcome}")
