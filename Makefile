@@ -31,7 +31,8 @@ PYTEST_ARGS ?=
 SANITY_ARGS ?=
 
 # Debian/Ubuntu packages the tests use (make deps installs the missing ones).
-DEPS_PACKAGES := shellcheck openssl curl ca-certificates libnss3-tools util-linux iproute2 git
+DEPS_PACKAGES := shellcheck openssl curl ca-certificates libnss3-tools util-linux iproute2 git \
+	chromium mmdebstrap systemd-container debootstrap uidmap openssh-client
 
 # Run a command with a venv's bin first on PATH: $(call in_venv,VENV) command...
 in_venv = PATH="$(CURDIR)/$(1)/bin:$$PATH"

@@ -38,12 +38,14 @@ ARGUMENT_SPEC = dict(
     # No default: "not set" means "take the host variable", checked below.
     stores=STORES_SPEC,
     state=dict(type="str", default="present", choices=["present", "absent"]),
-    # A path on the target: the module expands it there, not here.
+    # Paths on the target: the module expands them there, not here.
     bundle_path=dict(type="str"),
+    nss_databases=dict(type="list", elements="str"),
 )
 
 # Host variables that supply a default when the task does not set the option.
-HOST_DEFAULTS = dict(stores="fleet_pki_trust_stores", bundle_path="fleet_pki_bundle_path")
+HOST_DEFAULTS = dict(stores="fleet_pki_trust_stores", bundle_path="fleet_pki_bundle_path",
+                     nss_databases="fleet_pki_nss_databases")
 
 
 def ca_identity(pem_text):
@@ -120,6 +122,9 @@ class ActionModule(ActionBase):
         module_args = dict(certificate=der_to_pem(der), label=label, stores=stores, state=args["state"])
         if args["bundle_path"]:
             module_args["bundle_path"] = args["bundle_path"]
+        # Unset means the database of the user the module runs as: only the target knows its home.
+        if args["nss_databases"] is not None:
+            module_args["nss_databases"] = args["nss_databases"]
         try:
             result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
         finally:

@@ -14,13 +14,18 @@ description:
     clients on that host (curl, OpenSSL, Python, browsers, Java, ...) accept the certificates the CA issued.
   - Each store is checked first and changed only when needed, so a second run reports no change.
   - An action plugin runs on the controller first. It reads O(src), checks that the certificate is a CA
-    certificate, computes the default O(label), and fills O(stores) and O(bundle_path) from the host's
-    variables C(fleet_pki_trust_stores) and C(fleet_pki_bundle_path) when the task does not set them.
+    certificate, computes the default O(label), and fills O(stores), O(bundle_path) and O(nss_databases) from
+    the host's variables C(fleet_pki_trust_stores), C(fleet_pki_bundle_path) and C(fleet_pki_nss_databases)
+    when the task does not set them.
   - The target needs no Python C(cryptography) library.
-  - Implemented stores are V(system) (Debian family only for now) and V(bundle). V(nss), V(java), V(macos)
-    and V(windows) are accepted names but fail with a message that they are not implemented yet.
+  - Implemented stores are V(system) (Debian family only for now), V(bundle) and V(nss) (Chrome and Chromium
+    on Linux). V(java), V(macos) and V(windows) are accepted names but fail with a message that they are not
+    implemented yet.
 author: fleet.pki contributors (@fleet-pki)
 version_added: 0.1.0
+requirements:
+  - For O(stores=nss), C(certutil) on the target, from the package C(libnss3-tools) (Debian, Ubuntu), C(nss-tools)
+    (RHEL, Fedora), C(mozilla-nss-tools) (SUSE) or C(nss) (Arch).
 extends_documentation_fragment:
   - fleet.pki._attributes
   - fleet.pki._attributes.action
@@ -34,7 +39,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows, per store, V(absent) or V(present) with the label and the SHA-256 fingerprint, not file contents.
+      - The diff shows, per store (per database for V(nss)), V(absent) or V(present) with the label and the SHA-256
+        fingerprint, not file contents.
   idempotent:
     support: full
   platform:
@@ -45,6 +51,7 @@ attributes:
     details:
       - Files are written atomically (a temp file in the same directory with its final mode and owner, fsync, rename).
       - It does not use Ansible's own file helpers, and it does not set SELinux contexts.
+      - NSS databases are changed by C(certutil) only, which writes them in place.
 options:
   certificate:
     description:
@@ -62,8 +69,8 @@ options:
   label:
     description:
       - >-
-        The stable name of this CA in the stores. It becomes the file name C(<label>.crt) in the system store
-        and the marker comment C(# fleet.pki: <label>) in a bundle.
+        The stable name of this CA in the stores. It becomes the file name C(<label>.crt) in the system store,
+        the marker comment C(# fleet.pki: <label>) in a bundle, and the nickname in an NSS database.
       - Only the characters C(A-Z), C(a-z), C(0-9), C(.), C(_) and C(-), starting with a letter or a digit, at most 128 characters.
       - When not set, the action plugin derives it from the CA, its common name plus the first 16 hex digits of its
         SHA-256 fingerprint, for example C(Fleet_Root_CA-3f2a9c0d1e4b5a6f). A re-created CA so gets a new label and is
@@ -77,7 +84,10 @@ options:
         C(/etc/ssl/certs) for OpenSSL, curl, Python and, through its hook, the distribution's Java.
       - V(bundle) is a PEM bundle file at O(bundle_path), for programs pointed at one file through
         C(SSL_CERT_FILE), C(REQUESTS_CA_BUNDLE), C(CURL_CA_BUNDLE) or C(NODE_EXTRA_CA_CERTS).
-      - V(nss), V(java), V(macos) and V(windows) are not implemented yet and fail.
+      - V(nss) is one or more NSS databases (O(nss_databases)), where the CA is stored under the nickname O(label) with
+        the trust flags C(C,,) (a trusted CA for TLS servers). Chrome and Chromium on Linux read C(~/.pki/nssdb) and
+        ignore the system store. Firefox profiles are not found automatically yet.
+      - V(java), V(macos) and V(windows) are not implemented yet and fail.
       - When not set, the action plugin uses the host variable C(fleet_pki_trust_stores), and V([system]) when that is not set either.
     type: list
     elements: str
@@ -87,7 +97,8 @@ options:
     description:
       - V(present) installs the CA; V(absent) removes it.
       - With V(absent), the system store removes the file C(<label>.crt); a bundle loses the blocks under
-        the marker of O(label) and every block holding the same certificate, and nothing else.
+        the marker of O(label) and every block holding the same certificate, and nothing else; an NSS database
+        loses every certificate under the nickname O(label), and nothing else.
     type: str
     choices: [present, absent]
     default: present
@@ -98,16 +109,41 @@ options:
         An existing file keeps its mode and owner; a symbolic link is followed and kept.
       - When not set, the action plugin uses the host variable C(fleet_pki_bundle_path).
     type: path
+  nss_databases:
+    description:
+      - NSS database directories on the target for the V(nss) store (the directory that holds C(cert9.db), without
+        a C(sql:) prefix). Used only when O(stores) contains V(nss).
+      - When not set, the action plugin uses the host variable C(fleet_pki_nss_databases); when that is not set
+        either, the database of the user the module runs as, C(~/.pki/nssdb) (C($HOME) first, as Chromium does).
+        With O(ignore:become_user), that is the home of the become user.
+      - A directory with C(cert9.db) is used as C(sql:), one with only a legacy C(cert8.db) as C(dbm:).
+      - With O(state=present), a missing database is created empty, without a password
+        (C(certutil -N --empty-password)); missing directories get mode C(0700). When the module runs as root,
+        the new directories and files get the owner and group of the nearest existing parent directory (the user's
+        home), so the user's browser can open them.
+      - With O(state=absent), a missing database is left missing.
+    type: list
+    elements: path
 notes:
   - The certificate is public data and is not hidden from the log.
   - On the Debian family, C(update-ca-certificates) also runs the hooks in C(/etc/ca-certificates/update.d),
     for example the one of C(ca-certificates-java) that feeds the distribution's Java keystore.
   - The module runs C(update-ca-certificates) only when the anchor file changed or the CA is missing from
     C(/etc/ssl/certs/ca-certificates.crt), and checks that the CA is in that file afterwards.
+  - NSS databases belong to a user. To reach another user's C(~/.pki/nssdb), run the task with
+    O(ignore:become_user) set to that user, or list the path in O(nss_databases).
+  - A browser reads its NSS database at start; restart it after a change.
+  - In an NSS database, "present" means the nickname O(label) holds this certificate with the C(C) trust flag for TLS.
+    Every change is verified by reading the database again, because C(certutil -A) can succeed without storing
+    anything (for example when the same certificate is already there under another nickname; the task then fails
+    and names that nickname).
 seealso:
   - name: update-ca-certificates(8)
     description: The Debian tool that rebuilds C(/etc/ssl/certs).
     link: https://manpages.debian.org/bookworm/ca-certificates/update-ca-certificates.8.en.html
+  - name: Chromium on Linux, certificate management
+    description: Chromium reads the NSS database C(~/.pki/nssdb).
+    link: https://chromium.googlesource.com/chromium/src/+/HEAD/docs/linux/cert_management.md
 """
 
 EXAMPLES = r"""
@@ -127,6 +163,26 @@ EXAMPLES = r"""
   fleet.pki.trust_anchor:
     certificate: "{{ lookup('ansible.builtin.file', 'pki/ca/ca.crt') }}"
     label: fleet-root-2026
+
+- name: Trust the fleet CA in Chrome/Chromium of the user the task runs as (~/.pki/nssdb)
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+    stores: [system, nss]
+
+- name: Trust the fleet CA in the Chromium database of user alice
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+    stores: [nss]
+  become: true
+  become_user: alice
+
+- name: Trust the fleet CA in explicit NSS databases (the snap Chromium and a kiosk account)
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+    stores: [nss]
+    nss_databases:
+      - /home/alice/snap/chromium/current/.pki/nssdb
+      - /home/kiosk/.pki/nssdb
 
 - name: Remove the fleet CA from the OS store and the bundle
   fleet.pki.trust_anchor:
@@ -160,8 +216,22 @@ stores:
     path:
       description: The file that holds the CA in this store (the anchor file, or the bundle).
       type: str
-      returned: success
+      returned: for the V(system) and V(bundle) stores
       sample: /usr/local/share/ca-certificates/Fleet_Root_CA-3f2a9c0d1e4b5a6f.crt
+    databases:
+      description: One entry per NSS database, in the order of O(nss_databases).
+      type: list
+      elements: dict
+      returned: for the V(nss) store
+      contains:
+        path:
+          description: The database directory.
+          type: str
+          sample: /home/alice/.pki/nssdb
+        changed:
+          description: Whether this database was changed (or would be, in check mode).
+          type: bool
+          sample: true
   sample:
     system:
       changed: true
@@ -169,6 +239,11 @@ stores:
     bundle:
       changed: false
       path: /etc/fleet/extra-ca.pem
+    nss:
+      changed: true
+      databases:
+        - path: /home/alice/.pki/nssdb
+          changed: true
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -181,7 +256,12 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     single_certificate_der,
     validate_label,
 )
-from ansible_collections.fleet.pki.plugins.module_utils._trust_system import detect_system_store
+from ansible_collections.fleet.pki.plugins.module_utils._trust_nss import (
+    NssDatabase,
+    certutil_missing_message,
+    database_directories,
+)
+from ansible_collections.fleet.pki.plugins.module_utils._trust_system import detect_system_store, read_os_release
 
 
 TRUST_STORES = ["system", "bundle", "nss", "java", "macos", "windows"]
@@ -197,12 +277,24 @@ def _bundle_store(module):
     return BundleStore(module.params["bundle_path"])
 
 
+def _nss_store(module):
+    directories = database_directories(module.params["nss_databases"])
+    certutil = module.get_bin_path("certutil")
+    if certutil is None:
+        raise TrustAnchorError(certutil_missing_message(read_os_release()))
+    return [NssDatabase(directory, certutil, module.run_command, tmpdir=module.tmpdir) for directory in directories]
+
+
 # One entry per implemented store: a factory returning an object with check(label, der, state),
-# add(label, der), remove(label, der), location(label) and a warnings list.
+# add(label, der), remove(label, der), location(label) and a warnings list, or a list of such
+# objects when the store has several places (one per NSS database).
 BACKENDS = {
     "system": _system_store,
     "bundle": _bundle_store,
+    "nss": _nss_store,
 }
+# Stores with several places report each one under this key instead of a single path.
+PLACES_KEY = {"nss": "databases"}
 
 
 def _presence(label, fingerprint, present):
@@ -224,6 +316,13 @@ def _diff(name, store, label, der, fingerprint, state, needed):
                 before_header=header, after_header=header)
 
 
+def _store_entry(name, places):
+    """The result entry of one store from the results of its places."""
+    if name in PLACES_KEY:
+        return {"changed": any(place["changed"] for place in places), PLACES_KEY[name]: places}
+    return places[0]
+
+
 def run_module(module):
     """Check every store, change those that need it (unless in check mode); return the result."""
     params = module.params
@@ -243,25 +342,34 @@ def run_module(module):
             "store %s is not implemented yet (implemented: %s)" % (", ".join(missing), ", ".join(sorted(BACKENDS)))
         )
     # Build every backend before touching anything, so a detection failure changes nothing.
-    stores = [(name, BACKENDS[name](module)) for name in names]
+    stores = []
+    for name in names:
+        backend = BACKENDS[name](module)
+        stores.append((name, backend if isinstance(backend, list) else [backend]))
 
     result = dict(changed=False, label=label, sha256=fingerprint, stores={})
     diffs = []
-    for name, store in stores:
-        needed = not store.check(label, der, state)
-        entry = result["stores"][name] = dict(changed=needed, path=store.location(label))
-        if module._diff:
-            diffs.append(_diff(name, store, label, der, fingerprint, state, needed))
-        if needed and not module.check_mode:
-            action = store.add if state == "present" else store.remove
-            try:
-                entry["changed"] = action(label, der)
-            except FleetPkiError as exc:
-                # Report the stores done so far; this one is in an unknown state.
-                del result["stores"][name]
-                module.fail_json(msg=str(exc), **result)
-        for warning in store.warnings:
-            module.warn(warning)
+    for name, places in stores:
+        done = []
+        for store in places:
+            needed = not store.check(label, der, state)
+            entry = dict(changed=needed, path=store.location(label))
+            if module._diff:
+                diffs.append(_diff(name, store, label, der, fingerprint, state, needed))
+            if needed and not module.check_mode:
+                action = store.add if state == "present" else store.remove
+                try:
+                    entry["changed"] = action(label, der)
+                except FleetPkiError as exc:
+                    # Report the places done so far; this one is in an unknown state.
+                    if done and name in PLACES_KEY:
+                        result["stores"][name] = _store_entry(name, done)
+                    result["changed"] = any(e["changed"] for e in result["stores"].values())
+                    module.fail_json(msg=str(exc), **result)
+            for warning in store.warnings:
+                module.warn(warning)
+            done.append(entry)
+        entry = result["stores"][name] = _store_entry(name, done)
         result["changed"] = result["changed"] or entry["changed"]
     if module._diff:
         result["diff"] = diffs
@@ -277,6 +385,7 @@ def main():
             stores=dict(type="list", elements="str", default=["system"], choices=TRUST_STORES),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             bundle_path=dict(type="path"),
+            nss_databases=dict(type="list", elements="path"),
         ),
         mutually_exclusive=[("certificate", "src")],
         required_one_of=[("certificate", "src")],
