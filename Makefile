@@ -46,7 +46,7 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help deps venv link units units-alt integration integration-alt sanity sanity-main sanity-alt lint test demo clean
+.PHONY: help deps venv link units units-alt integration integration-alt molecule sanity sanity-main sanity-alt lint test demo clean
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PYTHON=python3.12]"
@@ -102,7 +102,7 @@ lint: venv ## ansible-lint (production profile, offline) and antsibull-changelog
 	exit $$rc
 
 test: deps venv link ## Everything: units, integration, demo, sanity, lint (+ units, integration, sanity on .venv-alt)
-	@steps="units integration demo sanity-main lint"; \
+	@steps="units integration demo molecule sanity-main lint"; \
 	if [ -x $(ALT_VENV)/bin/python ]; then steps="$$steps units-alt integration-alt sanity-alt"; \
 	else echo "test: $(ALT_VENV) missing: the other support line is not tested"; fi; \
 	passed=0; failed=0; report=(); \
@@ -117,6 +117,9 @@ test: deps venv link ## Everything: units, integration, demo, sanity, lint (+ un
 	if [ $$failed -eq 0 ]; then echo "make test: all steps passed"; else echo "make test: FAILED ($$failed step(s))"; fi; \
 	echo "Steps: $$passed passed, $$failed failed"; \
 	[ $$failed -eq 0 ]
+
+molecule: venv link ## The lab scenario (extensions/molecule/fleet): lab devices, converge, idempotence, verify
+	$(call in_venv,$(VENV)) molecule test -s fleet
 
 demo: venv link ## Run the demo (demo/run.sh) with .venv on PATH
 	@test -f demo/run.sh || { echo "demo: demo/run.sh not found (not written yet)" >&2; exit 1; }

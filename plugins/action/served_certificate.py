@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 
-from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import read_file
 from ansible_collections.fleet.pki.plugins.module_utils._authority import load_authority
@@ -39,7 +38,8 @@ class ActionModule(ActionBase):
         try:
             result.update(self._check(host, args, task_vars))
         except FleetPkiError as exc:
-            raise AnsibleActionFail(f"host {host}: {exc}") from None
+            # A failed result, not an exception, so that retries/until can wait for a service that is still reloading.
+            result.update(failed=True, changed=False, msg=f"host {host}: {exc}")
         return result
 
     def _check(self, host, args, task_vars):
