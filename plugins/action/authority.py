@@ -5,10 +5,9 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 from ansible_collections.fleet.pki.plugins.module_utils._authority import AuthoritySettings, ensure_authority
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+from ansible_collections.fleet.pki.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import option_or_knob, resolve_pki_dir
 
 ARGUMENT_SPEC = dict(
@@ -25,14 +24,12 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
 
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    HOST_PREFIX = False  # the CA is the fleet's, not the host's: messages name the PKI directory
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, host, args, task_vars):
         pki_dir = resolve_pki_dir(option_or_knob(args, task_vars, self._templar, "pki_dir", "fleet_pki_dir"),
                                   task_vars, self._templar)
         constraints = args["name_constraints"] or {}
@@ -48,8 +45,8 @@ class ActionModule(ActionBase):
         try:
             authority, changed, notes = ensure_authority(pki_dir, settings, passphrase, check_mode=self._task.check_mode)
         except FleetPkiError as exc:
-            raise AnsibleActionFail(f"fleet CA in {pki_dir}: {exc}") from None
-        result.update(changed=changed, pki_dir=pki_dir)
+            raise FleetPkiError(f"fleet CA in {pki_dir}: {exc}") from None
+        result = {"changed": changed, "pki_dir": pki_dir}
         if notes:
             result["warnings"] = notes
         if authority is not None:

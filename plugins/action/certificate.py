@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime
 import os
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 from ansible_collections.fleet.pki.plugins.module_utils._authority import ca_paths, load_authority
 from ansible_collections.fleet.pki.plugins.module_utils._ca_index import read_index, revoked_serials
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import describe, held_certificate, to_pem
@@ -27,6 +25,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._issuance import issue
 from ansible_collections.fleet.pki.plugins.module_utils._key_types import generate_private_key
 from ansible_collections.fleet.pki.plugins.module_utils._names import san_strings
 from ansible_collections.fleet.pki.plugins.module_utils._renewal_decision import reasons_to_issue
+from ansible_collections.fleet.pki.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import host_knobs, option_or_knob, resolve_pki_dir
 
 DEFAULT_DEST = "/etc/fleet-pki"
@@ -56,23 +55,11 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
 
-    _requires_connection = False  # connects only through _execute_module, and only for device delivery
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        host = task_vars["inventory_hostname"]
-        try:
-            result.update(self._run(host, args, task_vars))
-        except FleetPkiError as exc:
-            message = str(exc)
-            raise AnsibleActionFail(message if message.startswith("host ") else f"host {host}: {message}") from None
-        return result
-
-    def _run(self, host, args, task_vars):
+    def act(self, host, args, task_vars):
         settings = host_settings(host, **host_knobs(task_vars, self._templar, args))
         pki_dir = resolve_pki_dir(option_or_knob(args, task_vars, self._templar, "pki_dir", "fleet_pki_dir"),
                                   task_vars, self._templar)

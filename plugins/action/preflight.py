@@ -5,37 +5,33 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._host_settings import duplicate_ip_errors, host_settings
 from ansible_collections.fleet.pki.plugins.module_utils._names import san_strings
+from ansible_collections.fleet.pki.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import host_knobs
 
 ARGUMENT_SPEC = dict(hosts=dict(type="list", elements="str"))
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
 
-    _requires_connection = False
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    HOST_PREFIX = False  # the message lists every host and what is wrong with it
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, host, args, task_vars):
         hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
         hostvars = task_vars["hostvars"]
         errors, checked = [], []
-        for host in hosts:
-            if host not in hostvars:
-                errors.append(f"host {host}: not in the inventory")
+        for name in hosts:
+            if name not in hostvars:
+                errors.append(f"host {name}: not in the inventory")
                 continue
             try:
-                checked.append(host_settings(host, **host_knobs(hostvars[host], self._templar)))
+                checked.append(host_settings(name, **host_knobs(hostvars[name], self._templar)))
             except FleetPkiError as exc:
                 errors.append(str(exc))
         errors += duplicate_ip_errors(checked)
         if errors:
-            raise AnsibleActionFail("fleet.pki preflight found bad input; nothing was written:\n- " + "\n- ".join(errors))
-        result.update(changed=False, hosts={s.host: san_strings(s.sans) for s in checked})
-        return result
+            raise FleetPkiError("fleet.pki preflight found bad input; nothing was written:\n- " + "\n- ".join(errors))
+        return {"changed": False, "hosts": {settings.host: san_strings(settings.sans) for settings in checked}}

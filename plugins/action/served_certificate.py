@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 
-from ansible.plugins.action import ActionBase
 from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import read_file
 from ansible_collections.fleet.pki.plugins.module_utils._authority import load_authority
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import fingerprint_sha256, load_certificate
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._host_artifacts import artifact_specs
 from ansible_collections.fleet.pki.plugins.module_utils._served_certificate import colon_hex, compare, fetch_served
+from ansible_collections.fleet.pki.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import option_or_knob, resolve_pki_dir
 
 ARGUMENT_SPEC = dict(
@@ -26,23 +26,11 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
 
-    _requires_connection = False  # the controller itself is the TLS client
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        host = task_vars["inventory_hostname"]
-        try:
-            result.update(self._check(host, args, task_vars))
-        except FleetPkiError as exc:
-            # A failed result, not an exception, so that retries/until can wait for a service that is still reloading.
-            result.update(failed=True, changed=False, msg=f"host {host}: {exc}")
-        return result
-
-    def _check(self, host, args, task_vars):
+    def act(self, host, args, task_vars):
         port = option_or_knob(args, task_vars, self._templar, "port", "fleet_pki_verify_port")
         if port in (None, ""):
             raise FleetPkiError("no port to check: set port or fleet_pki_verify_port")
