@@ -6,6 +6,9 @@
 from __future__ import annotations
 
 from ansible_collections.fleet.pki.plugins.module_utils._authority import AuthoritySettings, ensure_authority
+from ansible_collections.fleet.pki.plugins.module_utils._ca_exports import (
+    DER_FILE, EXPORT_FILES, MOBILECONFIG_FILE, export_paths, write_exports,
+)
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import option_or_knob, resolve_pki_dir
@@ -22,6 +25,8 @@ ARGUMENT_SPEC = dict(
         permitted_dns_domains=dict(type="list", elements="str", default=[]),
     )),
 )
+
+EXPORT_KINDS = {DER_FILE: "CA certificate, DER", MOBILECONFIG_FILE: "Apple configuration profile"}
 
 
 class ActionModule(ControllerAction):
@@ -42,19 +47,28 @@ class ActionModule(ControllerAction):
             permitted_dns_domains=tuple(constraints.get("permitted_dns_domains") or ()),
         )
         passphrase = option_or_knob(args, task_vars, self._templar, "passphrase", "fleet_pki_ca_passphrase")
+        check_mode = self._task.check_mode
         try:
-            authority, changed, notes = ensure_authority(pki_dir, settings, passphrase, check_mode=self._task.check_mode)
+            authority, created, notes = ensure_authority(pki_dir, settings, passphrase, check_mode=check_mode)
+            # The exports follow the CA on every run, so a CA made before they existed gets them too.
+            # In check mode before the CA exists there is nothing to export yet: both would be written.
+            exported = (write_exports(pki_dir, authority.certificate, authority.label, check_mode)
+                        if authority is not None else list(EXPORT_FILES))
         except FleetPkiError as exc:
             raise FleetPkiError(f"fleet CA in {pki_dir}: {exc}") from None
+        changed = created or bool(exported)
         result = {"changed": changed, "pki_dir": pki_dir}
         if notes:
             result["warnings"] = notes
         if authority is not None:
             facts = authority.facts()
+            der_path, mobileconfig_path = export_paths(pki_dir)
             result.update(cert_path=facts["cert_path"], fingerprint_sha256=facts["fingerprint_sha256"],
                           not_after=facts["not_after"], subject=facts["subject"], label=facts["label"],
-                          certificate=authority.pem)
+                          certificate=authority.pem, der_path=der_path, mobileconfig_path=mobileconfig_path)
         if self._task.diff and changed:
-            result["diff"] = {"before": "", "after": f"CA {settings.common_name} ({settings.key_type})\n",
+            after = [f"CA {settings.common_name} ({settings.key_type})"] if created else []
+            after += [f"{name} ({EXPORT_KINDS[name]})" for name in exported]
+            result["diff"] = {"before": "", "after": "".join(f"{line}\n" for line in after),
                               "before_header": f"{pki_dir}/ca", "after_header": f"{pki_dir}/ca"}
         return result

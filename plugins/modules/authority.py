@@ -13,6 +13,13 @@ description:
   - Creates the fleet's root CA (key and self-signed certificate) in O(pki_dir) the first time, and checks it on
     every later run. An existing CA is never changed and its key is never regenerated, whatever the options say;
     differences between the options and the existing CA are reported as warnings.
+  - Keeps two public exports of the CA certificate beside it in C(<pki_dir>/ca/), mode 0644, for clients that are
+    set up by hand or by MDM. C(ca.der.crt) is the certificate in DER (Android's "CA certificate" install, Windows
+    import). C(ca.mobileconfig) is an unsigned Apple configuration profile (iOS, iPadOS, macOS) with one
+    C(com.apple.security.root) payload; its identifiers derive from the CA's label and its UUIDs from the CA's
+    SHA-256, so reruns produce the same bytes. The exports are made for an existing CA too, and rewritten only
+    when their content would change; a run that writes one reports a change. The C(ca/) directory stays 0700, so
+    copy the exports to wherever clients fetch them (see the collection's C(docs/mobile.md)).
   - Fails clearly when the CA key does not match the CA certificate, when the passphrase is wrong, when the
     certificate exists without its key, or when the PKI directory is not usable.
   - Runs entirely on the control node, in the controller's process (an action plugin). It makes no connection
@@ -106,6 +113,21 @@ EXAMPLES = r"""
       permitted_ip_networks: [10.20.0.0/16]
       permitted_dns_domains: [devices.plant4.example]
   run_once: true
+
+- name: Ensure the fleet CA and keep its path results
+  fleet.pki.authority:
+    common_name: Example Fleet Root CA
+  register: fleet_ca
+  run_once: true
+
+- name: Offer the Apple profile and the DER certificate on the intranet web server
+  ansible.builtin.copy:
+    src: "{{ item.src }}"
+    dest: "/var/www/html/{{ item.dest }}"
+    mode: "0644"
+  loop:
+    - {src: "{{ fleet_ca.mobileconfig_path }}", dest: fleet-ca.mobileconfig}
+    - {src: "{{ fleet_ca.der_path }}", dest: fleet-ca.crt}
 """
 
 RETURN = r"""
@@ -142,4 +164,19 @@ certificate:
   description: The CA certificate in PEM (public).
   returned: success, except in check mode before the CA exists
   type: str
+der_path:
+  description:
+    - Path of the CA certificate in DER, for Android and Windows clients.
+    - In check mode the file may not have been written yet.
+  returned: success, except in check mode before the CA exists
+  type: str
+  sample: /srv/fleet/pki/ca/ca.der.crt
+mobileconfig_path:
+  description:
+    - Path of the Apple configuration profile (unsigned XML plist) that installs the CA as a root on iOS, iPadOS
+      and macOS.
+    - In check mode the file may not have been written yet.
+  returned: success, except in check mode before the CA exists
+  type: str
+  sample: /srv/fleet/pki/ca/ca.mobileconfig
 """
