@@ -41,11 +41,15 @@ ARGUMENT_SPEC = dict(
     # Paths on the target: the module expands them there, not here.
     bundle_path=dict(type="str"),
     nss_databases=dict(type="list", elements="str"),
+    java_keystores=dict(type="list", elements="str", no_log=False),
+    # No default here either: unset means the host variable, then the module's default.
+    java_keystore_password=dict(type="str", no_log=True),
 )
 
 # Host variables that supply a default when the task does not set the option.
 HOST_DEFAULTS = dict(stores="fleet_pki_trust_stores", bundle_path="fleet_pki_bundle_path",
-                     nss_databases="fleet_pki_nss_databases")
+                     nss_databases="fleet_pki_nss_databases", java_keystores="fleet_pki_java_keystores",
+                     java_keystore_password="fleet_pki_java_keystore_password")
 
 
 def ca_identity(pem_text):
@@ -125,6 +129,10 @@ class ActionModule(ActionBase):
         # Unset means the database of the user the module runs as: only the target knows its home.
         if args["nss_databases"] is not None:
             module_args["nss_databases"] = args["nss_databases"]
+        # Unset means the JDKs found on the target: only the target knows them.
+        for option in ("java_keystores", "java_keystore_password"):
+            if args[option] is not None:
+                module_args[option] = args[option]
         try:
             result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
         finally:
@@ -138,6 +146,9 @@ class ActionModule(ActionBase):
             return None
         validation = ArgumentSpecValidator({option: ARGUMENT_SPEC[option]}).validate({option: value})
         if validation.error_messages:
+            if ARGUMENT_SPEC[option].get("no_log"):
+                # A secret: name the variable and its type, never its value.
+                raise fail("host variable %s (a %s) is not valid: it must be a string" % (variable, type(value).__name__))
             raise fail("host variable %s=%r is not valid: %s" % (variable, value, "; ".join(validation.error_messages)))
         return validation.validated_parameters[option]
 

@@ -14,18 +14,21 @@ description:
     clients on that host (curl, OpenSSL, Python, browsers, Java, ...) accept the certificates the CA issued.
   - Each store is checked first and changed only when needed, so a second run reports no change.
   - An action plugin runs on the controller first. It reads O(src), checks that the certificate is a CA
-    certificate, computes the default O(label), and fills O(stores), O(bundle_path) and O(nss_databases) from
-    the host's variables C(fleet_pki_trust_stores), C(fleet_pki_bundle_path) and C(fleet_pki_nss_databases)
-    when the task does not set them.
+    certificate, computes the default O(label), and fills O(stores), O(bundle_path), O(nss_databases),
+    O(java_keystores) and O(java_keystore_password) from the host's variables C(fleet_pki_trust_stores),
+    C(fleet_pki_bundle_path), C(fleet_pki_nss_databases), C(fleet_pki_java_keystores) and
+    C(fleet_pki_java_keystore_password) when the task does not set them.
   - The target needs no Python C(cryptography) library.
-  - Implemented stores are V(system) (Debian family only for now), V(bundle) and V(nss) (Chrome and Chromium
-    on Linux). V(java), V(macos) and V(windows) are accepted names but fail with a message that they are not
-    implemented yet.
+  - Implemented stores are V(system) (Debian family only for now), V(bundle), V(nss) (Chrome and Chromium
+    on Linux) and V(java) (Java keystores). V(macos) and V(windows) are accepted names but fail with a message
+    that they are not implemented yet.
 author: fleet.pki contributors (@fleet-pki)
 version_added: 0.1.0
 requirements:
   - For O(stores=nss), C(certutil) on the target, from the package C(libnss3-tools) (Debian, Ubuntu), C(nss-tools)
     (RHEL, Fedora), C(mozilla-nss-tools) (SUSE) or C(nss) (Arch).
+  - For O(stores=java), C(keytool) on the target, from a Java runtime, for example the package
+    C(default-jre-headless) or C(openjdk-17-jre-headless) (Debian, Ubuntu) or C(java-17-openjdk-headless) (RHEL, Fedora).
 extends_documentation_fragment:
   - fleet.pki._attributes
   - fleet.pki._attributes.action
@@ -39,8 +42,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows, per store (per database for V(nss)), V(absent) or V(present) with the label and the SHA-256
-        fingerprint, not file contents.
+      - The diff shows, per store (per database for V(nss), per keystore for V(java)), V(absent) or V(present) with
+        the label and the SHA-256 fingerprint, not file contents.
   idempotent:
     support: full
   platform:
@@ -52,6 +55,7 @@ attributes:
       - Files are written atomically (a temp file in the same directory with its final mode and owner, fsync, rename).
       - It does not use Ansible's own file helpers, and it does not set SELinux contexts.
       - NSS databases are changed by C(certutil) only, which writes them in place.
+      - Java keystores are changed by C(keytool) only, which rewrites them in place; their owner and mode are kept.
 options:
   certificate:
     description:
@@ -70,7 +74,8 @@ options:
     description:
       - >-
         The stable name of this CA in the stores. It becomes the file name C(<label>.crt) in the system store,
-        the marker comment C(# fleet.pki: <label>) in a bundle, and the nickname in an NSS database.
+        the marker comment C(# fleet.pki: <label>) in a bundle, the nickname in an NSS database, and the alias in a Java
+        keystore (in lower case there, because C(keytool) stores aliases in lower case).
       - Only the characters C(A-Z), C(a-z), C(0-9), C(.), C(_) and C(-), starting with a letter or a digit, at most 128 characters.
       - When not set, the action plugin derives it from the CA, its common name plus the first 16 hex digits of its
         SHA-256 fingerprint, for example C(Fleet_Root_CA-3f2a9c0d1e4b5a6f). A re-created CA so gets a new label and is
@@ -87,7 +92,12 @@ options:
       - V(nss) is one or more NSS databases (O(nss_databases)), where the CA is stored under the nickname O(label) with
         the trust flags C(C,,) (a trusted CA for TLS servers). Chrome and Chromium on Linux read C(~/.pki/nssdb) and
         ignore the system store. Firefox profiles are not found automatically yet.
-      - V(java), V(macos) and V(windows) are not implemented yet and fail.
+      - V(java) is one or more Java keystores (O(java_keystores)), where the CA is a trusted certificate entry under the
+        alias O(label) in lower case. On the Debian family the V(system) store already installs the CA into the
+        keystore of the distribution's JVMs (C(/etc/ssl/certs/java/cacerts), through the hook of C(ca-certificates-java)),
+        so V(java) is needed there for JDKs with their own C(cacerts) (vendor tarballs), for application truststores,
+        and for removing the CA (see O(state)).
+      - V(macos) and V(windows) are not implemented yet and fail.
       - When not set, the action plugin uses the host variable C(fleet_pki_trust_stores), and V([system]) when that is not set either.
     type: list
     elements: str
@@ -98,7 +108,12 @@ options:
       - V(present) installs the CA; V(absent) removes it.
       - With V(absent), the system store removes the file C(<label>.crt); a bundle loses the blocks under
         the marker of O(label) and every block holding the same certificate, and nothing else; an NSS database
-        loses every certificate under the nickname O(label), and nothing else.
+        loses every certificate under the nickname O(label), and nothing else; a Java keystore loses the trusted
+        certificate entry under the alias O(label) (lower case), and nothing else.
+      - On the Debian family, C(update-ca-certificates) does not pass the removal of an anchor to the
+        C(ca-certificates-java) hook, so the V(system) store alone leaves the CA in C(/etc/ssl/certs/java/cacerts)
+        under the hook's alias C(debian:<label>.pem). Add V(java) to O(stores) to remove it there too; in that keystore
+        the V(java) store also deletes C(debian:<label>.pem) when it holds this certificate.
     type: str
     choices: [present, absent]
     default: present
@@ -124,6 +139,31 @@ options:
       - With O(state=absent), a missing database is left missing.
     type: list
     elements: path
+  java_keystores:
+    description:
+      - Java keystore files on the target for the V(java) store, JKS or PKCS12 (C(keytool) tells them apart).
+        Used only when O(stores) contains V(java).
+      - When not set, the action plugin uses the host variable C(fleet_pki_java_keystores); when that is not set
+        either, the keystores of the JDKs found on the target, in this order, C($JAVA_HOME/lib/security/cacerts),
+        C(/usr/lib/jvm/*/lib/security/cacerts), C(/usr/lib/jvm/*/jre/lib/security/cacerts) (Java 8) and
+        C(/etc/pki/java/cacerts) (RHEL). Symbolic links are resolved and a keystore shared by several JDKs is
+        changed once; the result reports the real path. When none is found, the task fails.
+      - Every path must be absolute. With O(state=present) every keystore must exist (it is not created); with
+        O(state=absent) a missing keystore is left missing.
+      - The keystore file keeps its owner and mode.
+      - A keystore below a JDK (C(<jdk>/lib/security/cacerts)) is changed with that JDK's own C(bin/keytool), so the
+        file stays in a format that JDK reads; other keystores with the C(keytool) of C($JAVA_HOME/bin) or the C(PATH).
+    type: list
+    elements: path
+  java_keystore_password:
+    description:
+      - The password of the keystores in O(java_keystores), one password for all of them.
+      - It is given to C(keytool) through its environment (C(-storepass:env)), never on the command line, and it is
+        never shown in the output or in messages. A wrong password fails the task, naming the keystore.
+      - When not set, the action plugin uses the host variable C(fleet_pki_java_keystore_password) (put it in
+        ansible-vault); when that is not set either, V(changeit), the default password of every JDK's C(cacerts).
+    type: str
+    default: changeit
 notes:
   - The certificate is public data and is not hidden from the log.
   - On the Debian family, C(update-ca-certificates) also runs the hooks in C(/etc/ca-certificates/update.d),
@@ -137,6 +177,16 @@ notes:
     Every change is verified by reading the database again, because C(certutil -A) can succeed without storing
     anything (for example when the same certificate is already there under another nickname; the task then fails
     and names that nickname).
+  - In a Java keystore, "present" means the alias O(label) (lower case) is a trusted certificate entry holding this
+    certificate (same SHA-256). An alias holding another certificate is deleted and imported again; an alias holding
+    a private key is never touched, and the task fails. Every change is verified by listing the alias again.
+  - Every store is read before any store is changed, so a wrong keystore password or a missing keystore fails
+    the task before anything is written.
+  - A running JVM reads its keystore at start; restart Java applications after a change.
+  - On the Debian family, entries added by the V(java) store to C(/etc/ssl/certs/java/cacerts) survive
+    C(update-ca-certificates), also with C(--fresh), because the C(ca-certificates-java) hook only handles its own
+    C(debian:*) aliases. On RHEL, C(/etc/pki/java/cacerts) is rebuilt by C(update-ca-trust extract), which drops
+    them; the module warns about that.
 seealso:
   - name: update-ca-certificates(8)
     description: The Debian tool that rebuilds C(/etc/ssl/certs).
@@ -144,6 +194,9 @@ seealso:
   - name: Chromium on Linux, certificate management
     description: Chromium reads the NSS database C(~/.pki/nssdb).
     link: https://chromium.googlesource.com/chromium/src/+/HEAD/docs/linux/cert_management.md
+  - name: keytool (JDK 17)
+    description: The tool that changes Java keystores.
+    link: https://docs.oracle.com/en/java/javase/17/docs/specs/man/keytool.html
 """
 
 EXAMPLES = r"""
@@ -183,6 +236,20 @@ EXAMPLES = r"""
     nss_databases:
       - /home/alice/snap/chromium/current/.pki/nssdb
       - /home/kiosk/.pki/nssdb
+
+- name: Trust the fleet CA in the keystores of every JDK found on the host
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+    stores: [java]
+
+- name: Trust the fleet CA in a vendor JDK and in an application truststore with its own password
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+    stores: [java]
+    java_keystores:
+      - /opt/jdk-21/lib/security/cacerts
+      - /opt/scada/conf/truststore.p12
+    java_keystore_password: "{{ scada_truststore_password }}"
 
 - name: Remove the fleet CA from the OS store and the bundle
   fleet.pki.trust_anchor:
@@ -232,6 +299,22 @@ stores:
           description: Whether this database was changed (or would be, in check mode).
           type: bool
           sample: true
+    keystores:
+      description:
+        - One entry per Java keystore, in the order of O(java_keystores), or in the order they were found.
+        - A keystore shared by several JDKs is listed once, under its real path.
+      type: list
+      elements: dict
+      returned: for the V(java) store
+      contains:
+        path:
+          description: The keystore file.
+          type: str
+          sample: /opt/jdk-21/lib/security/cacerts
+        changed:
+          description: Whether this keystore was changed (or would be, in check mode).
+          type: bool
+          sample: true
   sample:
     system:
       changed: true
@@ -244,12 +327,25 @@ stores:
       databases:
         - path: /home/alice/.pki/nssdb
           changed: true
+    java:
+      changed: true
+      keystores:
+        - path: /opt/jdk-21/lib/security/cacerts
+          changed: true
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._trust_bundle import BundleStore
+from ansible_collections.fleet.pki.plugins.module_utils._trust_java import (
+    JavaKeystore,
+    find_keystores,
+    keystore_paths,
+    keytool_missing_message,
+)
 from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     TrustAnchorError,
     sha256_hex,
@@ -265,6 +361,9 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_system import det
 
 
 TRUST_STORES = ["system", "bundle", "nss", "java", "macos", "windows"]
+# Where the java store looks for JDKs when java_keystores is not set (besides $JAVA_HOME).
+JVM_DIRS = ["/usr/lib/jvm"]
+FIXED_KEYSTORES = ["/etc/pki/java/cacerts"]
 
 
 def _system_store(module):
@@ -285,16 +384,33 @@ def _nss_store(module):
     return [NssDatabase(directory, certutil, module.run_command, tmpdir=module.tmpdir) for directory in directories]
 
 
+def _java_store(module):
+    java_home = os.environ.get("JAVA_HOME")
+    if module.params["java_keystores"] is None:
+        keystores = find_keystores(java_home, JVM_DIRS, FIXED_KEYSTORES)
+    else:
+        keystores = keystore_paths(module.params["java_keystores"])
+    keytool = None
+    if any(own is None for dummy, own in keystores):
+        keytool = module.get_bin_path("keytool", opt_dirs=[os.path.join(java_home, "bin")] if java_home else [])
+        if keytool is None:
+            raise TrustAnchorError(keytool_missing_message(read_os_release()))
+    password = module.params["java_keystore_password"]
+    return [JavaKeystore(path, own or keytool, module.run_command, password, tmpdir=module.tmpdir)
+            for path, own in keystores]
+
+
 # One entry per implemented store: a factory returning an object with check(label, der, state),
 # add(label, der), remove(label, der), location(label) and a warnings list, or a list of such
-# objects when the store has several places (one per NSS database).
+# objects when the store has several places (one per NSS database, one per Java keystore).
 BACKENDS = {
     "system": _system_store,
     "bundle": _bundle_store,
     "nss": _nss_store,
+    "java": _java_store,
 }
 # Stores with several places report each one under this key instead of a single path.
-PLACES_KEY = {"nss": "databases"}
+PLACES_KEY = {"nss": "databases", "java": "keystores"}
 
 
 def _presence(label, fingerprint, present):
@@ -347,15 +463,18 @@ def run_module(module):
         backend = BACKENDS[name](module)
         stores.append((name, backend if isinstance(backend, list) else [backend]))
 
-    result = dict(changed=False, label=label, sha256=fingerprint, stores={})
+    # Read every place before changing any, so a read failure (a wrong keystore password, say) writes nothing.
+    checked = [(name, [(store, not store.check(label, der, state)) for store in places]) for name, places in stores]
     diffs = []
-    for name, places in stores:
+    if module._diff:
+        diffs = [_diff(name, store, label, der, fingerprint, state, needed)
+                 for name, places in checked for store, needed in places]
+
+    result = dict(changed=False, label=label, sha256=fingerprint, stores={})
+    for name, places in checked:
         done = []
-        for store in places:
-            needed = not store.check(label, der, state)
+        for store, needed in places:
             entry = dict(changed=needed, path=store.location(label))
-            if module._diff:
-                diffs.append(_diff(name, store, label, der, fingerprint, state, needed))
             if needed and not module.check_mode:
                 action = store.add if state == "present" else store.remove
                 try:
@@ -386,6 +505,8 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             bundle_path=dict(type="path"),
             nss_databases=dict(type="list", elements="path"),
+            java_keystores=dict(type="list", elements="path", no_log=False),  # paths, not secrets
+            java_keystore_password=dict(type="str", default="changeit", no_log=True),
         ),
         mutually_exclusive=[("certificate", "src")],
         required_one_of=[("certificate", "src")],

@@ -133,7 +133,7 @@ def seen(tmp_path_factory):
     s["junk"] = run(dict(src=junk, stores=["bundle"], bundle_path=bundle))
     s["two"] = run(dict(src=two, stores=["bundle"], bundle_path=bundle))
     s["missing_src"] = run(dict(src="no-such-ca.pem", stores=["bundle"], bundle_path=bundle))
-    s["java"] = run(dict(src=pki["ca"], stores=["bundle", "java"], bundle_path=bundle))
+    s["macos"] = run(dict(src=pki["ca"], stores=["bundle", "macos"], bundle_path=bundle))
     s["relative"] = run(dict(src=pki["ca"], stores=["bundle"], bundle_path="relative/ca.pem"))
     s["after_errors"] = read(bundle)
     return s
@@ -216,6 +216,6 @@ def test_bad_input_fails_clearly_and_writes_nothing(seen):
     failed(seen["junk"], "on host localhost", "junk.txt", "not a PEM certificate")
     failed(seen["two"], "on host localhost", "exactly one certificate, found 2")
     failed(seen["missing_src"], "on host localhost", "no-such-ca.pem", "not found")
-    failed(seen["java"], "store java is not implemented yet")
+    failed(seen["macos"], "store macos is not implemented yet")
     failed(seen["relative"], "bundle_path must be an absolute path")
     assert seen["after_errors"] == seen["after_absent"]
