@@ -20,9 +20,7 @@ A screenshot of the trusted page is kept in ``tests/output/artifacts/``.
 
 from __future__ import annotations
 
-import datetime
 import http.server
-import ipaddress
 import json
 import os
 import pwd
@@ -35,6 +33,8 @@ import threading
 import uuid
 
 import pytest
+
+import throwaway_pki
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chromium  # noqa: E402  pylint: disable=wrong-import-position
@@ -71,51 +71,8 @@ pytestmark = pytest.mark.skipif(_missing_prerequisites() is not None, reason=str
 # --- the server -----------------------------------------------------------------------------
 
 def make_pki(directory):
-    """A throwaway CA and a leaf for ADDRESS; returns the file paths and the CA's label."""
-    # pylint: disable=import-outside-toplevel
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fleet.pki NSS test CA %s" % uuid.uuid4().hex[:8])])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ADDRESS)])).issuer_name(ca_name)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ADDRESS))]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = {name: os.path.join(directory, name + ".pem") for name in ("ca", "leaf", "leaf_key")}
-    with open(paths["ca"], "wb") as f:
-        f.write(ca.public_bytes(serialization.Encoding.PEM))
-    with open(paths["leaf"], "wb") as f:
-        f.write(leaf.public_bytes(serialization.Encoding.PEM))
-    with open(paths["leaf_key"], "wb") as f:
-        f.write(leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    os.chmod(paths["leaf_key"], 0o600)
-    return paths
+    """A throwaway CA and a leaf for this test's address (see throwaway_pki.make_pki)."""
+    return throwaway_pki.make_pki(directory, ADDRESS, "fleet.pki NSS test CA")
 
 
 class _Page(http.server.BaseHTTPRequestHandler):

@@ -9,7 +9,6 @@ Nothing here reads or writes the machine's own keystores: the JDK cacerts is onl
 
 from __future__ import annotations
 
-import datetime
 import os
 import pwd
 import shutil
@@ -33,10 +32,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_label import Trus
 from ansible_collections.fleet.pki.plugins.modules import trust_anchor
 
 pytest.importorskip("cryptography")
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
+from throwaway_ca import make_ca_der  # noqa: E402
 
 
 KEYTOOL = shutil.which("keytool")
@@ -49,21 +45,6 @@ ALIAS = "fleet_root_ca-0123456789abcdef"
 PASSWORD = "s3cret-Store-pass"
 JDK_PASSWORD = "changeit"
 WRITES = ("-importcert", "-delete")
-
-
-def make_ca_der(cn):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import os
 import pwd
@@ -27,10 +26,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_nss import (
 from ansible_collections.fleet.pki.plugins.modules import trust_anchor
 
 pytest.importorskip("cryptography")
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
+from throwaway_ca import make_ca_der  # noqa: E402
 
 
 CERTUTIL = shutil.which("certutil")
@@ -38,21 +34,6 @@ needs_certutil = pytest.mark.skipif(CERTUTIL is None, reason="certutil is absent
 
 LABEL = "Fleet_Root_CA-0123456789abcdef"
 WRITES = ("-A", "-D", "-N", "-M")
-
-
-def make_ca_der(cn):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
 
 
 @pytest.fixture(scope="module")
