@@ -15,140 +15,43 @@ This file is also the program that runs inside the namespace (``--inner``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 
 import pytest
 
-import throwaway_pki
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# BIN and make_pki are imported for test_trust_anchor_bundle.py, which takes them from here.
+from trust_namespace import (  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+    BIN,
+    bare_python,
+    collections_farm,
+    curl,
+    digest,
+    hide_with_copy,
+    make_pki,
+    mount_point,
+    ok,
+    python_client,
+    refuse_outside_namespace,
+    run_in_namespace,
+    run_trust_anchor,
+    start_server,
+    stop_server,
+)
 
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
 ANCHOR_DIR = "/usr/local/share/ca-certificates"
 CERTS_DIR = "/etc/ssl/certs"
 HOOKS_DIR = "/etc/ca-certificates/update.d"
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-# Variables that would point clients away from the default store.
-TRUST_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
-
-SERVER = r"""
-import http.server, ssl, sys
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"fleet-ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(sys.argv[1], sys.argv[2])
-server.socket = context.wrap_socket(server.socket, server_side=True)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"""
-
-PYTHON_CLIENT = r"""
-import ssl, sys, urllib.request
-try:
-    with urllib.request.urlopen(sys.argv[1], context=ssl.create_default_context(), timeout=10) as r:
-        print(r.status, r.read().decode().strip())
-except Exception as exc:
-    print(type(exc).__name__, exc)
-    sys.exit(3)
-"""
-
-
-def client_env():
-    return {k: v for k, v in os.environ.items() if k not in TRUST_ENV}
 
 
 # --- inside the namespace -------------------------------------------------------------------
-
-def _mounted(path):
-    with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == path and " - tmpfs " in line for line in f)
-
-
-def _hide_with_copy(path, staging):
-    """Mount a tmpfs over path that starts as a copy of what was there."""
-    copy = os.path.join(staging, path.strip("/").replace("/", "_"))
-    subprocess.run(["cp", "-a", path + "/.", copy], check=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", path], check=True)
-    subprocess.run(["cp", "-a", copy + "/.", path], check=True)
-
-
-def _curl(url):
-    proc = subprocess.run(["curl", "-sS", "-o", "/dev/null", "--max-time", "10", url],
-                          env=client_env(), capture_output=True, text=True, check=False)
-    return dict(rc=proc.returncode, err=proc.stderr.strip())
-
-
-def _python(url):
-    proc = subprocess.run([sys.executable, "-c", PYTHON_CLIENT, url], env=client_env(), capture_output=True, text=True,
-                          check=False)
-    return dict(rc=proc.returncode, out=proc.stdout.strip())
-
-
-# Runs the module once through ansible-playbook and saves the registered result as JSON
-# (ansible-core 2.21 ships no json stdout callback).
-PLAYBOOK = """
-- name: Run fleet.pki.trust_anchor once and save its result
-  hosts: all
-  gather_facts: false
-  tasks:
-    - name: Trust anchor
-      fleet.pki.trust_anchor:
-        certificate: "{{ ta.certificate | default(omit) }}"
-        src: "{{ ta.src | default(omit) }}"
-        label: "{{ ta.label | default(omit) }}"
-        stores: "{{ ta.stores | default(omit) }}"
-        state: "{{ ta.state | default(omit) }}"
-        bundle_path: "{{ ta.bundle_path | default(omit) }}"
-      register: ta_result
-      ignore_errors: true
-
-    - name: Save the result
-      ansible.builtin.copy:
-        content: "{{ ta_result | to_json }}"
-        dest: "{{ ta_out }}"
-        mode: "0600"
-      check_mode: false
-      diff: false
-"""
-
-
-def run_trust_anchor(work, collections, target_python, module_args, *flags, inventory="localhost,"):
-    """Run the real module through ansible-playbook; return its registered result plus rc."""
-    playbook = os.path.join(work, "trust_anchor.yml")
-    if not os.path.exists(playbook):
-        with open(playbook, "w") as f:
-            f.write(PLAYBOOK)
-    out = os.path.join(work, "result-%s.json" % uuid.uuid4().hex)
-    extra = os.path.join(work, "vars-%s.json" % uuid.uuid4().hex)
-    with open(extra, "w") as f:
-        json.dump(dict(ta=module_args, ta_out=out), f)
-    env = dict(client_env(), ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
-    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-c", "local",
-           "-e", "ansible_python_interpreter=%s" % target_python, "-e", "@" + extra, playbook] + list(flags)
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    try:
-        with open(out) as f:
-            result = json.load(f)
-    except (IOError, ValueError):
-        result = dict(failed=True, msg="no result", stdout=proc.stdout[-3000:], stderr=proc.stderr[-3000:])
-    result["rc"] = proc.returncode
-    return result
-
 
 def _ansible(config, module_args, *flags):
     return run_trust_anchor(config["work"], config["collections"], config["target_python"], module_args, *flags)
@@ -178,15 +81,14 @@ def inner(config_path):
             json.dump(seen, f, indent=2)
 
     # Refuse to touch anything unless we really are in another mount namespace.
-    if os.readlink("/proc/self/ns/mnt") == config["outer_namespace"]:
-        raise SystemExit("not in a private mount namespace; refusing to run")
+    refuse_outside_namespace(config["outer_namespace"])
     staging = tempfile.mkdtemp(prefix="ta-ns-")
-    _hide_with_copy(ANCHOR_DIR, staging)
-    _hide_with_copy(CERTS_DIR, staging)
+    hide_with_copy(ANCHOR_DIR, staging)
+    hide_with_copy(CERTS_DIR, staging)
     # No hooks: Debian's Java hook would process dpkg triggers on the real machine.
     subprocess.run(["mount", "-t", "tmpfs", "tmpfs", HOOKS_DIR], check=True)
     for path in (ANCHOR_DIR, CERTS_DIR, HOOKS_DIR):
-        if not _mounted(path):
+        if not mount_point(path, "tmpfs"):
             raise SystemExit("%s is not a private tmpfs; refusing to run" % path)
 
     try:
@@ -199,16 +101,16 @@ def _scenario(config, seen):
     url = config["url"]
     present = dict(src=config["ca"], stores=["system"])
     absent = dict(present, state="absent")
-    seen["curl_before"] = _curl(url)
-    seen["python_before"] = _python(url)
+    seen["curl_before"] = curl(url)
+    seen["python_before"] = python_client(url)
     seen["check_present"] = _ansible(config, present, "--check", "--diff")
     seen["file_after_check"] = _anchor_file(config["label"])
     seen["present"] = _ansible(config, present, "--diff")
     seen["file_after_present"] = _anchor_file(config["label"])
     seen["openssl_capath"] = subprocess.run(
         ["openssl", "verify", "-CApath", CERTS_DIR, config["leaf"]], capture_output=True, text=True, check=False).returncode
-    seen["curl_after"] = _curl(url)
-    seen["python_after"] = _python(url)
+    seen["curl_after"] = curl(url)
+    seen["python_after"] = python_client(url)
     seen["present_again"] = _ansible(config, present)
     # The file is in place but the bundle lost it (someone ran update-ca-certificates with a
     # broken file list, say): the module must notice and refresh.
@@ -221,13 +123,13 @@ def _scenario(config, seen):
     seen["bundle_has_ca_damaged"] = _bundle_has(ca_pem)
     seen["present_repair"] = _ansible(config, present)
     seen["bundle_has_ca_repaired"] = _bundle_has(ca_pem)
-    seen["curl_repaired"] = _curl(url)
+    seen["curl_repaired"] = curl(url)
     seen["check_absent"] = _ansible(config, absent, "--check")
     seen["file_after_check_absent"] = _anchor_file(config["label"])
     seen["absent"] = _ansible(config, absent, "--diff")
     seen["file_after_absent"] = _anchor_file(config["label"])
-    seen["curl_after_absent"] = _curl(url)
-    seen["python_after_absent"] = _python(url)
+    seen["curl_after_absent"] = curl(url)
+    seen["python_after_absent"] = python_client(url)
     seen["absent_again"] = _ansible(config, absent)
     seen["not_a_ca"] = _ansible(config, dict(src=config["leaf"], stores=["system"]))
     seen["done"] = True
@@ -251,60 +153,11 @@ def _missing_prerequisites():
 pytestmark = pytest.mark.skipif(_missing_prerequisites() is not None, reason=str(_missing_prerequisites()))
 
 
-def make_pki(directory):
-    """A throwaway CA and a leaf for this test's address (see throwaway_pki.make_pki)."""
-    return throwaway_pki.make_pki(directory, "127.0.0.1", "fleet.pki test CA")
-
-
-def start_server(cert, key):
-    """The loopback HTTPS server; the caller stops it (only it) by its Popen object."""
-    # stderr would only carry the tracebacks of refused handshakes (the negative controls).
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, cert, key], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)
-    line = proc.stdout.readline()
-    if not line.strip().isdigit():
-        proc.kill()
-        proc.wait()
-        raise RuntimeError("HTTPS server did not start")
-    return proc, int(line)
-
-
-def stop_server(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def collections_farm(directory):
-    """A private collections path whose fleet/pki is this checkout."""
-    farm = os.path.join(directory, "collections")
-    os.makedirs(os.path.join(farm, "ansible_collections", "fleet"))
-    os.symlink(REPO, os.path.join(farm, "ansible_collections", "fleet", "pki"))
-    return farm
-
-
-def bare_python(directory):
-    """A Python without the cryptography library, as a device would have."""
-    venv = os.path.join(directory, "bare")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
-    python = os.path.join(venv, "bin", "python")
-    assert subprocess.run([python, "-c", "import cryptography"], capture_output=True, check=False).returncode != 0
-    return python
-
-
-def _digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory):
     work = str(tmp_path_factory.mktemp("trust_system"))
     pki = make_pki(work)
-    real_store = (sorted(os.listdir(ANCHOR_DIR)), _digest(SYSTEM_BUNDLE))
+    real_store = (sorted(os.listdir(ANCHOR_DIR)), digest(SYSTEM_BUNDLE))
     proc, port = start_server(pki["leaf"], pki["leaf_key"])
     try:
         config = dict(
@@ -314,26 +167,12 @@ def seen(tmp_path_factory):
             observations=os.path.join(work, "seen.json"),
             outer_namespace=os.readlink("/proc/self/ns/mnt"),
         )
-        config_path = os.path.join(work, "config.json")
-        with open(config_path, "w") as f:
-            json.dump(config, f)
-        proc_ns = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", sys.executable, os.path.abspath(__file__), "--inner", config_path],
-            capture_output=True, text=True, timeout=600, check=False,
-        )
-        assert proc_ns.returncode == 0, "namespace run failed:\n%s\n%s" % (proc_ns.stdout, proc_ns.stderr)
-        with open(config["observations"]) as f:
-            observations = json.load(f)
+        observations = run_in_namespace(__file__, config)
     finally:
         stop_server(proc)
     observations["label"] = pki["label"]
-    observations["real_store_unchanged"] = real_store == (sorted(os.listdir(ANCHOR_DIR)), _digest(SYSTEM_BUNDLE))
+    observations["real_store_unchanged"] = real_store == (sorted(os.listdir(ANCHOR_DIR)), digest(SYSTEM_BUNDLE))
     return observations
-
-
-def ok(result):
-    assert result["rc"] == 0 and not result.get("failed"), json.dumps(result, indent=2)
-    return result
 
 
 def test_before_install_clients_refuse_the_server(seen):
