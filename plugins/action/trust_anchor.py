@@ -28,7 +28,7 @@ from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import optio
 
 MODULE = "fleet.pki.trust_anchor"
 # Keep in step with plugins/modules/trust_anchor.py; the module decides which are implemented.
-TRUST_STORES = ["system", "bundle", "nss", "java", "macos", "windows"]
+TRUST_STORES = ["system", "bundle", "nss", "firefox_policy", "java", "macos", "windows"]
 
 STORES_SPEC = dict(type="list", elements="str", choices=TRUST_STORES)
 ARGUMENT_SPEC = dict(
@@ -41,6 +41,8 @@ ARGUMENT_SPEC = dict(
     # Paths on the target: the module expands them there, not here.
     bundle_path=dict(type="str"),
     nss_databases=dict(type="list", elements="str"),
+    nss_users=dict(type="list", elements="str"),
+    firefox_policy_path=dict(type="str"),
     java_keystores=dict(type="list", elements="str", no_log=False),
     # No default here either: unset means the host variable, then the module's default.
     java_keystore_password=dict(type="str", no_log=True),
@@ -48,7 +50,8 @@ ARGUMENT_SPEC = dict(
 
 # Host variables that supply a default when the task does not set the option.
 HOST_DEFAULTS = dict(stores="fleet_pki_trust_stores", bundle_path="fleet_pki_bundle_path",
-                     nss_databases="fleet_pki_nss_databases", java_keystores="fleet_pki_java_keystores",
+                     nss_databases="fleet_pki_nss_databases", nss_users="fleet_pki_nss_users",
+                     firefox_policy_path="fleet_pki_firefox_policy_path", java_keystores="fleet_pki_java_keystores",
                      java_keystore_password="fleet_pki_java_keystore_password")
 
 
@@ -127,8 +130,10 @@ class ActionModule(ActionBase):
         if args["bundle_path"]:
             module_args["bundle_path"] = args["bundle_path"]
         # Unset means the database of the user the module runs as: only the target knows its home.
-        if args["nss_databases"] is not None:
-            module_args["nss_databases"] = args["nss_databases"]
+        # Unset nss_users means no user scope; unset firefox_policy_path means the module's default.
+        for option in ("nss_databases", "nss_users", "firefox_policy_path"):
+            if args[option] is not None:
+                module_args[option] = args[option]
         # Unset means the JDKs found on the target: only the target knows them.
         for option in ("java_keystores", "java_keystore_password"):
             if args[option] is not None:

@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # This file is private to the fleet.pki collection and may change at any time.
 
-"""Trust store backend: one NSS database directory (Chrome/Chromium on Linux use ``~/.pki/nssdb``).
+"""Trust store backend: one NSS database directory (Chrome/Chromium on Linux use ``~/.pki/nssdb``,
+every Firefox profile has its own), and which databases the nss store acts on (``nss_places``).
 
 Everything goes through NSS's own ``certutil``; the CA is stored under its label as the nickname,
 with the trust flags ``C,,`` (a trusted CA for TLS servers, nothing else).
@@ -24,8 +25,10 @@ The NSS facts this relies on (checked with NSS 3.87 on Debian 12):
 from __future__ import annotations
 
 import os
+import pwd
 import tempfile
 
+from ansible_collections.fleet.pki.plugins.module_utils._firefox_profiles import firefox_profiles
 from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     TrustAnchorError,
     certificate_ders,
@@ -38,6 +41,16 @@ C_LOCALE = {"LC_ALL": "C", "LANGUAGE": "C"}
 SSL_SERVER_TRUST = "C,,"
 NEW_DIR_MODE = 0o700
 DEFAULT_DATABASE = os.path.join(".pki", "nssdb")
+# The snap Chromium keeps its own database below this link, which snapd makes at the first launch.
+SNAP_CHROMIUM = os.path.join("snap", "chromium", "current")
+
+# nss_users: this single name means every login user (see users_in_scope).
+ALL_USERS = "all"
+LOGIN_DEFS = "/etc/login.defs"
+# Used when login.defs does not say (the values of Debian, Ubuntu, RHEL, SUSE and Arch).
+DEFAULT_UID_RANGE = (1000, 60000)
+# Accounts with one of these shells cannot log in, so they run no browser.
+NOLOGIN_SHELLS = ("nologin", "false")
 
 # Files that mark a database directory, newest format first, with the prefix certutil needs.
 _FORMATS = (("cert9.db", "sql"), ("cert8.db", "dbm"))
@@ -92,6 +105,114 @@ def database_directories(paths, home=None):
         if path not in directories:
             directories.append(path)
     return directories
+
+
+def login_uid_range(path=LOGIN_DEFS):
+    """(UID_MIN, UID_MAX) of login.defs: the range of ordinary login users."""
+    low, high = DEFAULT_UID_RANGE
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].isdigit():
+                    if parts[0] == "UID_MIN":
+                        low = int(parts[1])
+                    elif parts[0] == "UID_MAX":
+                        high = int(parts[1])
+    except OSError:
+        pass
+    return low, high
+
+
+def has_login_shell(shell):
+    """False for nologin and false; an empty shell field means /bin/sh, a login shell."""
+    return os.path.basename(shell or "/bin/sh") not in NOLOGIN_SHELLS
+
+
+def users_in_scope(names, getpwnam=pwd.getpwnam, getpwall=pwd.getpwall, uid_range=None):
+    """The passwd entries (name, uid, gid, home) of nss_users, in order, each user once.
+
+    ``all`` stands for every login user of the passwd database: a uid in login.defs' UID_MIN..UID_MAX
+    (1000..60000 by default, so root, system accounts and nobody are left out) and a shell that is not
+    nologin or false. It can be combined with names (``[all, root]``). A user named explicitly is taken
+    whatever uid and shell it has. An unknown name fails, naming it.
+    """
+    if not names:
+        raise TrustAnchorError(
+            "nss_users is empty; leave it unset (the default database of the user the module runs as), "
+            "give user names, or %s" % ALL_USERS
+        )
+    entries = []
+    for name in names:
+        if not isinstance(name, str) or not name or name != name.strip():
+            raise TrustAnchorError("nss_users entry %r is not a user name" % (name,))
+        if name == ALL_USERS:
+            low, high = uid_range or login_uid_range()
+            entries.extend(entry for entry in getpwall()
+                           if low <= entry.pw_uid <= high and has_login_shell(entry.pw_shell))
+            continue
+        try:
+            entries.append(getpwnam(name))
+        except KeyError:
+            raise TrustAnchorError("nss_users: there is no user %r on this host" % name) from None
+    users = []
+    for entry in entries:
+        if all(entry.pw_name != user[0] for user in users):
+            users.append((entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir))
+    return users
+
+
+def user_databases(user, uid, home):
+    """(database directories of one user, warnings): Chromium's, the snap Chromium's, every Firefox profile.
+
+    Chromium's ``~/.pki/nssdb`` is listed even when missing (it is created); the snap one only when the
+    snap Chromium ran once; Firefox profiles only when they hold a database and belong to the user, so a
+    profiles.ini cannot point the module (often root) at a database of someone else.
+    """
+    directories = [default_database(home)]
+    if os.path.isdir(os.path.join(home, SNAP_CHROMIUM)):
+        directories.append(os.path.join(home, SNAP_CHROMIUM, DEFAULT_DATABASE))
+    profiles, warnings = firefox_profiles(home)
+    for profile in profiles:
+        try:
+            owner = os.stat(profile).st_uid
+        except OSError:
+            continue
+        if owner != uid:
+            warnings.append("Firefox profile %s of user %s belongs to uid %d, not to %s; skipped" % (profile, user, owner, user))
+            continue
+        directories.append(profile)
+    return directories, warnings
+
+
+def nss_places(paths, users, home=None, **passwd):
+    """(database directories of the nss store, warnings) for nss_databases=paths and nss_users=users.
+
+    Neither set: the default database of the module's user. Both set: the union, nss_databases first.
+    Each directory is listed once, compared by real path (the snap's ``current`` is a link).
+    """
+    if users is None:
+        return database_directories(paths, home), []
+    directories = database_directories(paths) if paths is not None else []
+    warnings = []
+    for name, uid, dummy, user_home in users_in_scope(users, **passwd):
+        if not user_home or not os.path.isabs(user_home) or not os.path.isdir(user_home):
+            warnings.append("nss_users: the home directory %r of user %s does not exist; skipped" % (user_home, name))
+            continue
+        if os.path.normpath(user_home) == os.sep:
+            # Accounts "homed" at / would get /.pki: not a user's browser.
+            warnings.append("nss_users: user %s has / as home directory; skipped" % name)
+            continue
+        found, problems = user_databases(name, uid, user_home)
+        directories.extend(found)
+        warnings.extend(problems)
+    unique, seen = [], set()
+    for directory in directories:
+        real = os.path.realpath(directory)
+        if real not in seen:
+            seen.add(real)
+            unique.append(directory)
+    return unique, warnings
 
 
 def database_prefix(directory):

@@ -15,13 +15,15 @@ description:
   - Each store is checked first and changed only when needed, so a second run reports no change.
   - An action plugin runs on the controller first. It reads O(src), checks that the certificate is a CA
     certificate, computes the default O(label), and fills O(stores), O(bundle_path), O(nss_databases),
-    O(java_keystores) and O(java_keystore_password) from the host's variables C(fleet_pki_trust_stores),
-    C(fleet_pki_bundle_path), C(fleet_pki_nss_databases), C(fleet_pki_java_keystores) and
-    C(fleet_pki_java_keystore_password) when the task does not set them.
+    O(nss_users), O(firefox_policy_path), O(java_keystores) and O(java_keystore_password) from the host's variables
+    C(fleet_pki_trust_stores), C(fleet_pki_bundle_path), C(fleet_pki_nss_databases), C(fleet_pki_nss_users),
+    C(fleet_pki_firefox_policy_path), C(fleet_pki_java_keystores) and C(fleet_pki_java_keystore_password) when the
+    task does not set them.
   - The target needs no Python C(cryptography) library.
-  - Implemented stores are V(system) (Debian family only for now), V(bundle), V(nss) (Chrome and Chromium
-    on Linux) and V(java) (Java keystores). V(macos) and V(windows) are accepted names but fail with a message
-    that they are not implemented yet.
+  - Implemented stores are V(system) (Debian family only for now), V(bundle), V(nss) (Chrome, Chromium and
+    Firefox profiles on Linux), V(firefox_policy) (the Firefox enterprise policy file on Linux) and V(java)
+    (Java keystores). V(macos) and V(windows) are accepted names but fail with a message that they are not
+    implemented yet.
 author: fleet.pki contributors (@fleet-pki)
 version_added: 0.1.0
 requirements:
@@ -43,7 +45,7 @@ attributes:
     support: full
     details:
       - The diff shows, per store (per database for V(nss), per keystore for V(java)), V(absent) or V(present) with
-        the label and the SHA-256 fingerprint, not file contents.
+        the label and the SHA-256 fingerprint, not file contents. For V(firefox_policy) the header names the policy file.
   idempotent:
     support: full
   platform:
@@ -55,6 +57,7 @@ attributes:
       - Files are written atomically (a temp file in the same directory with its final mode and owner, fsync, rename).
       - It does not use Ansible's own file helpers, and it does not set SELinux contexts.
       - NSS databases are changed by C(certutil) only, which writes them in place.
+      - The Firefox policy file is rewritten atomically as pretty-printed JSON, keeping its owner and mode.
       - Java keystores are changed by C(keytool) only, which rewrites them in place; their owner and mode are kept.
 options:
   certificate:
@@ -89,9 +92,14 @@ options:
         C(/etc/ssl/certs) for OpenSSL, curl, Python and, through its hook, the distribution's Java.
       - V(bundle) is a PEM bundle file at O(bundle_path), for programs pointed at one file through
         C(SSL_CERT_FILE), C(REQUESTS_CA_BUNDLE), C(CURL_CA_BUNDLE) or C(NODE_EXTRA_CA_CERTS).
-      - V(nss) is one or more NSS databases (O(nss_databases)), where the CA is stored under the nickname O(label) with
-        the trust flags C(C,,) (a trusted CA for TLS servers). Chrome and Chromium on Linux read C(~/.pki/nssdb) and
-        ignore the system store. Firefox profiles are not found automatically yet.
+      - V(nss) is one or more NSS databases (O(nss_databases), and those of the users in O(nss_users)), where the CA is
+        stored under the nickname O(label) with the trust flags C(C,,) (a trusted CA for TLS servers). Chrome and Chromium
+        on Linux read C(~/.pki/nssdb) and ignore the system store; every Firefox profile has a database of its own.
+        Firefox profiles are found for the users in O(nss_users).
+      - V(firefox_policy) is the Firefox enterprise policy file O(firefox_policy_path). The CA is written to
+        C(certificates/<label>.crt) in the directory of that file (mode C(0644)), and that absolute path is added to
+        C(policies.Certificates.Install). Firefox imports it into every profile it opens, at its next start, for every
+        user, also into profiles created later. It does not remove it from profiles when the entry is removed.
       - V(java) is one or more Java keystores (O(java_keystores)), where the CA is a trusted certificate entry under the
         alias O(label) in lower case. On the Debian family the V(system) store already installs the CA into the
         keystore of the distribution's JVMs (C(/etc/ssl/certs/java/cacerts), through the hook of C(ca-certificates-java)),
@@ -101,7 +109,7 @@ options:
       - When not set, the action plugin uses the host variable C(fleet_pki_trust_stores), and V([system]) when that is not set either.
     type: list
     elements: str
-    choices: [system, bundle, nss, java, macos, windows]
+    choices: [system, bundle, nss, firefox_policy, java, macos, windows]
     default: [system]
   state:
     description:
@@ -109,7 +117,10 @@ options:
       - With V(absent), the system store removes the file C(<label>.crt); a bundle loses the blocks under
         the marker of O(label) and every block holding the same certificate, and nothing else; an NSS database
         loses every certificate under the nickname O(label), and nothing else; a Java keystore loses the trusted
-        certificate entry under the alias O(label) (lower case), and nothing else.
+        certificate entry under the alias O(label) (lower case), and nothing else; the Firefox policy file loses the
+        C(Install) entry of our certificate file, and the file C(certificates/<label>.crt) is deleted. Other policies and
+        entries stay; containers left empty are removed, so a file that held only our entry becomes
+        C({"policies":{}}), which is still valid. The policy file itself is never deleted.
       - On the Debian family, C(update-ca-certificates) does not pass the removal of an anchor to the
         C(ca-certificates-java) hook, so the V(system) store alone leaves the CA in C(/etc/ssl/certs/java/cacerts)
         under the hook's alias C(debian:<label>.pem). Add V(java) to O(stores) to remove it there too; in that keystore
@@ -129,8 +140,10 @@ options:
       - NSS database directories on the target for the V(nss) store (the directory that holds C(cert9.db), without
         a C(sql:) prefix). Used only when O(stores) contains V(nss).
       - When not set, the action plugin uses the host variable C(fleet_pki_nss_databases); when that is not set
-        either, the database of the user the module runs as, C(~/.pki/nssdb) (C($HOME) first, as Chromium does).
-        With O(ignore:become_user), that is the home of the become user.
+        either and O(nss_users) is not set, the database of the user the module runs as, C(~/.pki/nssdb) (C($HOME)
+        first, as Chromium does). With O(ignore:become_user), that is the home of the become user.
+      - When O(nss_users) is set too, the store acts on both, these databases first. A database reached twice (also
+        through a symbolic link) is changed once.
       - A directory with C(cert9.db) is used as C(sql:), one with only a legacy C(cert8.db) as C(dbm:).
       - With O(state=present), a missing database is created empty, without a password
         (C(certutil -N --empty-password)); missing directories get mode C(0700). When the module runs as root,
@@ -139,6 +152,38 @@ options:
       - With O(state=absent), a missing database is left missing.
     type: list
     elements: path
+  nss_users:
+    description:
+      - Users whose browsers get the CA, for the V(nss) store. Used only when O(stores) contains V(nss).
+      - For each user, in this order, the store acts on the Chromium database C(~/.pki/nssdb) (created when missing,
+        owned by the user, see O(nss_databases)); the snap Chromium database C(~/snap/chromium/current/.pki/nssdb), when the snap
+        Chromium ran once (C(~/snap/chromium/current) exists); and every Firefox profile of the user.
+      - Firefox profiles are searched in C(~/.mozilla/firefox) (classic), C(~/snap/firefox/common/.mozilla/firefox)
+        (snap), C(~/.var/app/org.mozilla.firefox/.mozilla/firefox) (flatpak) and C(~/.config/mozilla/firefox)
+        (Firefox 147 and later; the default location, C($XDG_CONFIG_HOME) is not read). In each, the profiles listed in
+        C(profiles.ini) (C(Path=), relative when C(IsRelative=1)) and the directories right below it count, when they
+        already hold a database (C(cert9.db), or a legacy C(cert8.db) used as C(dbm:)) and belong to the user. A Firefox
+        database is never created, because Firefox makes the profile at its first start. An unreadable C(profiles.ini) gives a
+        warning.
+      - The single name V(all) stands for every login user of the passwd database, a uid in the range C(UID_MIN) to
+        C(UID_MAX) of C(/etc/login.defs) (1000 to 60000 when it does not say) and a shell other than C(nologin) and
+        C(false). So root and system accounts are left out; name them to include them, for example V([all, root]).
+      - A name that is not a user on the target fails the task, naming it. A user whose home directory does not exist
+        is skipped with a warning.
+      - When not set, the action plugin uses the host variable C(fleet_pki_nss_users).
+      - The module needs to run as root to reach other users' homes (O(ignore:become=true)).
+    type: list
+    elements: str
+  firefox_policy_path:
+    description:
+      - The Firefox enterprise policy file for the V(firefox_policy) store. Used only when O(stores) contains V(firefox_policy).
+      - The default is read by the deb and the snap Firefox. Some distribution packages read
+        C(<install directory>/distribution/policies.json) instead.
+      - A missing file is created with mode C(0644) (and missing directories with C(0755)); an existing one keeps its owner and
+        mode, and every other policy and C(Install) entry. A file that is not valid JSON is refused, naming it, and left as it is.
+      - When not set, the action plugin uses the host variable C(fleet_pki_firefox_policy_path).
+    type: path
+    default: /etc/firefox/policies/policies.json
   java_keystores:
     description:
       - Java keystore files on the target for the V(java) store, JKS or PKCS12 (C(keytool) tells them apart).
@@ -172,7 +217,13 @@ notes:
     C(/etc/ssl/certs/ca-certificates.crt), and checks that the CA is in that file afterwards.
   - NSS databases belong to a user. To reach another user's C(~/.pki/nssdb), run the task with
     O(ignore:become_user) set to that user, or list the path in O(nss_databases).
-  - A browser reads its NSS database at start; restart it after a change.
+  - A browser reads its NSS database at start; restart it after a change. Firefox reads its policy file at start too.
+  - A Firefox profile exists only after the first start of Firefox; profiles created later are reached by running the
+    task again (V(nss)) or by the policy (V(firefox_policy)).
+  - The Firefox policy C(Certificates.ImportEnterpriseRoots) does not apply on Linux (Windows, macOS and Android only),
+    so Firefox on Linux does not see the V(system) store.
+  - Firefox imports a certificate of the policy under a nickname of its own. The V(nss) store then refuses to add the same
+    CA to that profile, naming that nickname; use one of V(nss) and V(firefox_policy) for Firefox.
   - In an NSS database, "present" means the nickname O(label) holds this certificate with the C(C) trust flag for TLS.
     Every change is verified by reading the database again, because C(certutil -A) can succeed without storing
     anything (for example when the same certificate is already there under another nickname; the task then fails
@@ -194,6 +245,9 @@ seealso:
   - name: Chromium on Linux, certificate management
     description: Chromium reads the NSS database C(~/.pki/nssdb).
     link: https://chromium.googlesource.com/chromium/src/+/HEAD/docs/linux/cert_management.md
+  - name: Firefox enterprise policies, Certificates
+    description: The C(Certificates.Install) policy of C(policies.json).
+    link: https://mozilla.github.io/policy-templates/#certificates--install
   - name: keytool (JDK 17)
     description: The tool that changes Java keystores.
     link: https://docs.oracle.com/en/java/javase/17/docs/specs/man/keytool.html
@@ -236,6 +290,20 @@ EXAMPLES = r"""
     nss_databases:
       - /home/alice/snap/chromium/current/.pki/nssdb
       - /home/kiosk/.pki/nssdb
+
+- name: Trust the fleet CA in Chromium and every Firefox profile of alice and bob
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+    stores: [nss]
+    nss_users: [alice, bob]
+  become: true
+
+- name: Trust the fleet CA in the browsers of every login user, and in Firefox profiles made later (policy)
+  fleet.pki.trust_anchor:
+    src: pki/ca/ca.crt
+    stores: [nss, firefox_policy]
+    nss_users: [all]
+  become: true
 
 - name: Trust the fleet CA in the keystores of every JDK found on the host
   fleet.pki.trust_anchor:
@@ -281,12 +349,14 @@ stores:
       returned: success
       sample: true
     path:
-      description: The file that holds the CA in this store (the anchor file, or the bundle).
+      description: The file that holds the CA in this store (the anchor file, the bundle, or the Firefox policy file).
       type: str
-      returned: for the V(system) and V(bundle) stores
+      returned: for the V(system), V(bundle) and V(firefox_policy) stores
       sample: /usr/local/share/ca-certificates/Fleet_Root_CA-3f2a9c0d1e4b5a6f.crt
     databases:
-      description: One entry per NSS database, in the order of O(nss_databases).
+      description:
+        - One entry per NSS database, in the order of O(nss_databases), then per user of O(nss_users) the Chromium
+          database, the snap Chromium database and the Firefox profiles (sorted).
       type: list
       elements: dict
       returned: for the V(nss) store
@@ -322,6 +392,9 @@ stores:
     bundle:
       changed: false
       path: /etc/fleet/extra-ca.pem
+    firefox_policy:
+      changed: true
+      path: /etc/firefox/policies/policies.json
     nss:
       changed: true
       databases:
@@ -352,15 +425,16 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     single_certificate_der,
     validate_label,
 )
+from ansible_collections.fleet.pki.plugins.module_utils._trust_firefox_policy import DEFAULT_POLICY_PATH, FirefoxPolicy
 from ansible_collections.fleet.pki.plugins.module_utils._trust_nss import (
     NssDatabase,
     certutil_missing_message,
-    database_directories,
+    nss_places,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._trust_system import detect_system_store, read_os_release
 
 
-TRUST_STORES = ["system", "bundle", "nss", "java", "macos", "windows"]
+TRUST_STORES = ["system", "bundle", "nss", "firefox_policy", "java", "macos", "windows"]
 # Where the java store looks for JDKs when java_keystores is not set (besides $JAVA_HOME).
 JVM_DIRS = ["/usr/lib/jvm"]
 FIXED_KEYSTORES = ["/etc/pki/java/cacerts"]
@@ -377,11 +451,18 @@ def _bundle_store(module):
 
 
 def _nss_store(module):
-    directories = database_directories(module.params["nss_databases"])
+    # .get: nss_users is newer than some callers' parameter sets.
+    directories, warnings = nss_places(module.params["nss_databases"], module.params.get("nss_users"))
+    for warning in warnings:
+        module.warn(warning)
     certutil = module.get_bin_path("certutil")
     if certutil is None:
         raise TrustAnchorError(certutil_missing_message(read_os_release()))
     return [NssDatabase(directory, certutil, module.run_command, tmpdir=module.tmpdir) for directory in directories]
+
+
+def _firefox_policy_store(module):
+    return FirefoxPolicy(module.params.get("firefox_policy_path") or DEFAULT_POLICY_PATH)
 
 
 def _java_store(module):
@@ -407,6 +488,7 @@ BACKENDS = {
     "system": _system_store,
     "bundle": _bundle_store,
     "nss": _nss_store,
+    "firefox_policy": _firefox_policy_store,
     "java": _java_store,
 }
 # Stores with several places report each one under this key instead of a single path.
@@ -505,6 +587,8 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             bundle_path=dict(type="path"),
             nss_databases=dict(type="list", elements="path"),
+            nss_users=dict(type="list", elements="str"),
+            firefox_policy_path=dict(type="path", default=DEFAULT_POLICY_PATH),
             java_keystores=dict(type="list", elements="path", no_log=False),  # paths, not secrets
             java_keystore_password=dict(type="str", default="changeit", no_log=True),
         ),

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import pwd
@@ -22,6 +23,10 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_nss import (
     database_directories,
     database_prefix,
     default_database,
+    has_login_shell,
+    login_uid_range,
+    nss_places,
+    users_in_scope,
 )
 from ansible_collections.fleet.pki.plugins.modules import trust_anchor
 
@@ -466,7 +471,8 @@ class FakeModule:
 
     def __init__(self, params, runner, tmpdir, check_mode=False, diff=True):
         self.params = dict(certificate=None, src=None, label=LABEL, stores=["nss"], state="present",
-                           bundle_path=None, nss_databases=None)
+                           bundle_path=None, nss_databases=None, nss_users=None,
+                           firefox_policy_path="/etc/firefox/policies/policies.json")
         self.params.update(params)
         self.run_command = runner
         self.tmpdir = tmpdir
@@ -529,3 +535,164 @@ def test_module_without_certutil_fails_naming_the_package(monkeypatch, tmp_path,
         trust_anchor.run_module(module)
     assert "certutil was not found" in str(err.value)
     assert not (tmp_path / "db").exists()
+
+
+# --- users in scope (nss_users) --------------------------------------------------------------
+
+Entry = collections.namedtuple("Entry", "pw_name pw_uid pw_gid pw_dir pw_shell")
+ME = os.getuid()
+
+
+class Passwd:
+    """An injected passwd database: getpwnam and getpwall over a list of entries."""
+
+    def __init__(self, *entries):
+        self.entries = list(entries)
+
+    def getpwnam(self, name):
+        for entry in self.entries:
+            if entry.pw_name == name:
+                return entry
+        raise KeyError(name)
+
+    def getpwall(self):
+        return list(self.entries)
+
+    def kwargs(self, uid_range=(1000, 60000)):
+        return dict(getpwnam=self.getpwnam, getpwall=self.getpwall, uid_range=uid_range)
+
+
+def firefox_profile(directory, database="cert9.db"):
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, database), "wb") as handle:
+        handle.write(b"")
+    return os.path.realpath(directory)
+
+
+def test_login_uid_range_reads_login_defs(tmp_path):
+    defs = tmp_path / "login.defs"
+    defs.write_text("# comment\nUID_MIN\t\t 500\nUID_MAX 29999\nSYS_UID_MIN 100\n")
+    assert login_uid_range(str(defs)) == (500, 29999)
+    assert login_uid_range(str(tmp_path / "missing")) == (1000, 60000)
+
+
+@pytest.mark.parametrize("shell, login", [("/bin/bash", True), ("", True), ("/usr/sbin/nologin", False),
+                                          ("/sbin/nologin", False), ("/bin/false", False), ("/usr/bin/zsh", True)])
+def test_login_shells(shell, login):
+    assert has_login_shell(shell) is login
+
+
+def test_all_means_login_users_in_the_uid_range(tmp_path):
+    passwd = Passwd(
+        Entry("root", 0, 0, "/root", "/bin/bash"),
+        Entry("daemon", 1, 1, "/usr/sbin", "/usr/sbin/nologin"),
+        Entry("alice", 1000, 1000, "/home/alice", "/bin/bash"),
+        Entry("svc", 1001, 1001, "/home/svc", "/usr/sbin/nologin"),
+        Entry("bob", 1002, 1002, "/home/bob", ""),
+        Entry("nobody", 65534, 65534, "/nonexistent", "/usr/sbin/nologin"),
+        Entry("alice", 1000, 1000, "/home/alice", "/bin/bash"),  # listed twice (files + sss)
+    )
+    assert [u[0] for u in users_in_scope(["all"], **passwd.kwargs())] == ["alice", "bob"]
+    # Combined with names, which are taken whatever their uid; each user once.
+    assert [u[0] for u in users_in_scope(["root", "all", "bob"], **passwd.kwargs())] == ["root", "alice", "bob"]
+    assert users_in_scope(["svc"], **passwd.kwargs()) == [("svc", 1001, 1001, "/home/svc")]
+
+
+@pytest.mark.parametrize("names, words", [
+    (["mallory"], "there is no user 'mallory'"),
+    ([], "nss_users is empty"),
+    ([""], "nss_users entry '' is not a user name"),
+    ([" alice"], "nss_users entry ' alice' is not a user name"),
+])
+def test_bad_user_names_are_refused_by_name(names, words):
+    passwd = Passwd(Entry("alice", 1000, 1000, "/home/alice", "/bin/bash"))
+    with pytest.raises(TrustAnchorError) as err:
+        users_in_scope(names, **passwd.kwargs())
+    assert words in str(err.value)
+
+
+def test_nss_places_of_a_user(tmp_path):
+    home = tmp_path / "alice"
+    classic = firefox_profile(str(home / ".mozilla" / "firefox" / "a.default-release"))
+    legacy = firefox_profile(str(home / ".mozilla" / "firefox" / "old.default"), database="cert8.db")
+    snap_ff = firefox_profile(str(home / "snap" / "firefox" / "common" / ".mozilla" / "firefox" / "s.default"))
+    (home / "snap" / "chromium" / "2345").mkdir(parents=True)
+    os.symlink("2345", str(home / "snap" / "chromium" / "current"))
+    passwd = Passwd(Entry("alice", ME, ME, str(home), "/bin/bash"))
+    places, warnings = nss_places(None, ["alice"], **passwd.kwargs())
+    assert places == [str(home / ".pki" / "nssdb"), str(home / "snap" / "chromium" / "current" / ".pki" / "nssdb")] \
+        + sorted([classic, legacy, snap_ff])
+    assert warnings == []
+    # Nothing was created while looking.
+    assert not (home / ".pki").exists() and not (home / "snap" / "chromium" / "2345" / ".pki").exists()
+
+
+def test_snap_chromium_only_when_the_snap_ran(tmp_path):
+    home = tmp_path / "alice"
+    (home / "snap" / "chromium").mkdir(parents=True)  # no "current" link yet: creating it would break snapd
+    passwd = Passwd(Entry("alice", ME, ME, str(home), "/bin/bash"))
+    assert nss_places(None, ["alice"], **passwd.kwargs()) == ([str(home / ".pki" / "nssdb")], [])
+
+
+def test_nss_places_union_with_databases_deduplicated_by_real_path(tmp_path):
+    home = tmp_path / "alice"
+    profile = firefox_profile(str(home / ".mozilla" / "firefox" / "a.default"))
+    explicit = tmp_path / "kiosk" / ".pki" / "nssdb"
+    os.makedirs(str(tmp_path / "links"))
+    os.symlink(str(home), str(tmp_path / "links" / "alice"))
+    linked = os.path.join(str(tmp_path / "links" / "alice"), ".mozilla", "firefox", "a.default")
+    passwd = Passwd(Entry("alice", ME, ME, str(home), "/bin/bash"), Entry("twin", ME, ME, str(home), "/bin/bash"))
+    places, dummy = nss_places([str(explicit), linked], ["alice", "twin"], **passwd.kwargs())
+    # nss_databases first; the profile reached through the link and the twin's home only once.
+    assert places == [str(explicit), linked, str(home / ".pki" / "nssdb")]
+    assert os.path.realpath(linked) == profile
+
+
+def test_missing_homes_are_skipped_with_a_warning(tmp_path):
+    passwd = Passwd(Entry("ghost", 1500, 1500, str(tmp_path / "gone"), "/bin/bash"),
+                    Entry("rooted", 1501, 1501, "/", "/bin/bash"))
+    places, warnings = nss_places(None, ["all"], **passwd.kwargs())
+    assert places == []
+    assert len(warnings) == 2 and "ghost" in warnings[0] and str(tmp_path / "gone") in warnings[0]
+    assert "rooted" in warnings[1]
+
+
+def test_a_profile_of_another_owner_is_skipped_with_a_warning(tmp_path):
+    home = tmp_path / "alice"
+    profile = firefox_profile(str(home / ".mozilla" / "firefox" / "a.default"))
+    other = ME + 4242
+    passwd = Passwd(Entry("alice", other, other, str(home), "/bin/bash"))
+    places, warnings = nss_places(None, ["alice"], **passwd.kwargs())
+    assert places == [str(home / ".pki" / "nssdb")]
+    assert len(warnings) == 1 and profile in warnings[0] and "alice" in warnings[0]
+
+
+def test_without_users_the_old_default_stays(tmp_path):
+    assert nss_places(None, None, home=str(tmp_path)) == ([str(tmp_path / ".pki" / "nssdb")], [])
+    assert nss_places(["/x/db"], None, home=str(tmp_path)) == (["/x/db"], [])
+
+
+@needs_certutil
+def test_module_with_nss_users_reaches_every_profile(monkeypatch, tmp_path, runner, tmpdir_files, ours):
+    home = tmp_path / "alice"
+    home.mkdir()
+    profiles = []
+    for relative, prefix in ((".mozilla/firefox/a.default-release", "sql"), ("snap/firefox/common/.mozilla/firefox/s.default", "sql"),
+                             (".mozilla/firefox/old.default", "dbm")):
+        directory = home / relative
+        try:
+            new_db(directory, prefix=prefix)
+        except subprocess.CalledProcessError:
+            continue  # an NSS without dbm support: that case is then not part of this test
+        profiles.append(os.path.realpath(str(directory)))
+    passwd = Passwd(Entry("alice", ME, ME, str(home), "/bin/bash"))
+    monkeypatch.setattr(trust_anchor, "nss_places",
+                        lambda paths, users: nss_places(paths, users, **passwd.kwargs()))
+    module = FakeModule(dict(certificate=der_to_pem(ours), nss_users=["alice"]), runner, str(tmpdir_files))
+    result = trust_anchor.run_module(module)
+    chromium = str(home / ".pki" / "nssdb")
+    assert result["stores"]["nss"]["databases"] == [dict(changed=True, path=p) for p in [chromium] + sorted(profiles)]
+    for directory in [chromium] + profiles:
+        prefix = database_prefix(directory)
+        assert listing(directory, prefix=prefix) == {LABEL: ["C,,"]}, directory
+    assert trust_anchor.run_module(module)["changed"] is False
