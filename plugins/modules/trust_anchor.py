@@ -20,8 +20,8 @@ description:
     C(fleet_pki_firefox_policy_path), C(fleet_pki_java_keystores) and C(fleet_pki_java_keystore_password) when the
     task does not set them.
   - The target needs no Python C(cryptography) library.
-  - Implemented stores are V(system) (Debian family only for now), V(bundle), V(nss) (Chrome, Chromium and
-    Firefox profiles on Linux), V(firefox_policy) (the Firefox enterprise policy file on Linux) and V(java)
+  - Implemented stores are V(system) (Debian family, Alpine, RHEL family, SUSE, Arch family, FreeBSD), V(bundle),
+    V(nss) (Chrome, Chromium and Firefox profiles on Linux), V(firefox_policy) (the Firefox enterprise policy file on Linux) and V(java)
     (Java keystores). V(macos) and V(windows) are accepted names but fail with a message that they are not
     implemented yet.
 author: fleet.pki contributors (@fleet-pki)
@@ -76,7 +76,8 @@ options:
   label:
     description:
       - >-
-        The stable name of this CA in the stores. It becomes the file name C(<label>.crt) in the system store,
+        The stable name of this CA in the stores. It becomes the file name C(<label>.crt) or C(<label>.pem) (by OS
+        family) in the system store,
         the marker comment C(# fleet.pki: <label>) in a bundle, the nickname in an NSS database, and the alias in a Java
         keystore (in lower case there, because C(keytool) stores aliases in lower case).
       - Only the characters C(A-Z), C(a-z), C(0-9), C(.), C(_) and C(-), starting with a letter or a digit, at most 128 characters.
@@ -87,9 +88,13 @@ options:
   stores:
     description:
       - The trust stores to act on.
-      - V(system) is the operating system store. On the Debian family it is the file
-        C(/usr/local/share/ca-certificates/<label>.crt) followed by C(update-ca-certificates), which rebuilds
-        C(/etc/ssl/certs) for OpenSSL, curl, Python and, through its hook, the distribution's Java.
+      - V(system) is the operating system store, one PEM file per CA in the anchor directory of the OS family
+        (C(/usr/local/share/ca-certificates/<label>.crt) on Debian and Alpine, C(/etc/pki/ca-trust/source/anchors/<label>.pem)
+        on the RHEL family, C(/etc/pki/trust/anchors/<label>.pem) on SUSE, C(/etc/ca-certificates/trust-source/anchors/<label>.crt)
+        on the Arch family, C(/usr/local/share/certs/<label>.pem) on FreeBSD), followed by the family's refresh command
+        (C(update-ca-certificates), C(update-ca-trust extract), C(certctl rehash)), which rebuilds the files OpenSSL, curl
+        and Python read. The family comes from C(/etc/os-release); the directory and command must exist, or the task fails
+        naming the OS and the package to install. On Debian the refresh also feeds the distribution's Java through its hook.
       - V(bundle) is a PEM bundle file at O(bundle_path), for programs pointed at one file through
         C(SSL_CERT_FILE), C(REQUESTS_CA_BUNDLE), C(CURL_CA_BUNDLE) or C(NODE_EXTRA_CA_CERTS).
       - V(nss) is one or more NSS databases (O(nss_databases), and those of the users in O(nss_users)), where the CA is
@@ -114,7 +119,7 @@ options:
   state:
     description:
       - V(present) installs the CA; V(absent) removes it.
-      - With V(absent), the system store removes the file C(<label>.crt); a bundle loses the blocks under
+      - With V(absent), the system store removes the file C(<label>.crt) or C(<label>.pem) and refreshes; a bundle loses the blocks under
         the marker of O(label) and every block holding the same certificate, and nothing else; an NSS database
         loses every certificate under the nickname O(label), and nothing else; a Java keystore loses the trusted
         certificate entry under the alias O(label) (lower case), and nothing else; the Firefox policy file loses the
@@ -213,8 +218,9 @@ notes:
   - The certificate is public data and is not hidden from the log.
   - On the Debian family, C(update-ca-certificates) also runs the hooks in C(/etc/ca-certificates/update.d),
     for example the one of C(ca-certificates-java) that feeds the distribution's Java keystore.
-  - The module runs C(update-ca-certificates) only when the anchor file changed or the CA is missing from
-    C(/etc/ssl/certs/ca-certificates.crt), and checks that the CA is in that file afterwards.
+  - The module runs the refresh command of the system store only when the anchor file changed or the CA is missing from
+    the family's extracted bundle (C(/etc/ssl/certs/ca-certificates.crt) on Debian), and checks that the CA is in that
+    bundle afterwards.
   - NSS databases belong to a user. To reach another user's C(~/.pki/nssdb), run the task with
     O(ignore:become_user) set to that user, or list the path in O(nss_databases).
   - A browser reads its NSS database at start; restart it after a change. Firefox reads its policy file at start too.
