@@ -10,8 +10,9 @@ install (it must fail), after it, and after the removal (it must fail again):
 
 - system: curl and Python's default ``ssl`` context;
 - bundle: Python with only the bundle file as its CA file;
-- nss: ``tstclnt``, NSS's own TLS client, on the client's database, and headless Chromium on the
-  control node reading a copy of that very database;
+- nss: ``tstclnt``, NSS's own TLS client, on root's Chromium database and on the Firefox profile of
+  a desktop user (found through ``profiles.ini``), and headless Chromium on the control node reading
+  a copy of root's database;
 - java: a compiled ``Client.java`` on the client's JVM with its default keystore.
 
 The tests run in order and build on each other.
@@ -43,6 +44,16 @@ URL = f"https://{DEVICE[1]}/"
 MARKER = "fleet.pki lab device"
 BUNDLE = "/etc/fleet/ca-bundle.pem"
 NSSDB = "/root/.pki/nssdb"
+# A desktop user with a Firefox profile, found through profiles.ini by nss_users.
+FIREFOX_USER = "fleetff"
+FIREFOX_PROFILE = f"/home/{FIREFOX_USER}/.mozilla/firefox/k3x9.default-release"
+FIREFOX_LAYOUT = (
+    f"useradd -m -s /bin/bash {FIREFOX_USER} && "
+    f"runuser -u {FIREFOX_USER} -- mkdir -p {FIREFOX_PROFILE} && "
+    f"runuser -u {FIREFOX_USER} -- certutil -N -d sql:{FIREFOX_PROFILE} --empty-password && "
+    f"printf '[Profile0]\\nName=default-release\\nIsRelative=1\\nPath=k3x9.default-release\\nDefault=1\\n' | "
+    f"runuser -u {FIREFOX_USER} -- tee /home/{FIREFOX_USER}/.mozilla/firefox/profiles.ini >/dev/null"
+)
 STORES = ["system", "bundle", "nss", "java"]
 
 # Python clients, run on the client machine; exit 0 and print the page on success.
@@ -104,7 +115,8 @@ class TrustLab:
             "children": {
                 "devices": {"hosts": {DEVICE[0]: {"ansible_host": DEVICE[1]}}},
                 "clients": {
-                    "vars": {"fleet_pki_trust_stores": STORES, "fleet_pki_bundle_path": BUNDLE},
+                    "vars": {"fleet_pki_trust_stores": STORES, "fleet_pki_bundle_path": BUNDLE,
+                             "fleet_pki_nss_users": ["root", FIREFOX_USER]},
                     "hosts": {name: {"ansible_host": address} for name, address in CLIENTS.items()},
                 },
             },
@@ -149,6 +161,7 @@ class TrustLab:
             "system/python": self.on(client, f"python3 -c '{PYTHON_DEFAULT}' {URL}"),
             "bundle/python": self.on(client, f"python3 -c '{PYTHON_BUNDLE}' {URL} {BUNDLE}"),
             "nss/tstclnt": self.on(client, f"tstclnt -h {DEVICE[1]} -p 443 -d sql:{NSSDB} -Q </dev/null"),
+            "nss/firefox-profile": self.on(client, f"tstclnt -h {DEVICE[1]} -p 443 -d sql:{FIREFOX_PROFILE} -Q </dev/null"),
             "java/Client": self.on(client, "java -cp /root/fleet-java Client " + URL),
         }
 
@@ -186,7 +199,7 @@ def trust_lab(tmp_path_factory):
             # controls then fail for the right reason, and the install must leave the rest alone.
             rc, out = trust_lab.on(client, f"mkdir -p {NSSDB} /root/fleet-java {os.path.dirname(BUNDLE)} && "
                                            f"certutil -N -d sql:{NSSDB} --empty-password && "
-                                           f"cp /etc/ssl/certs/ca-certificates.crt {BUNDLE}")
+                                           f"cp /etc/ssl/certs/ca-certificates.crt {BUNDLE} && {FIREFOX_LAYOUT}")
             assert rc == 0, out
             rc, out = trust_lab.on(client, "cat > /root/fleet-java/Client.class", stdin=client_class)
             assert rc == 0, out
@@ -204,6 +217,7 @@ def _assert_all_refuse(seen, client, when):
         "bundle/python": (1, ("CERTIFICATE_VERIFY_FAILED",)),
         # The device sends its full chain, so NSS sees the CA and calls it untrusted rather than unknown.
         "nss/tstclnt": (None, ("SEC_ERROR_UNTRUSTED_ISSUER", "SEC_ERROR_UNKNOWN_ISSUER")),
+        "nss/firefox-profile": (None, ("SEC_ERROR_UNTRUSTED_ISSUER", "SEC_ERROR_UNKNOWN_ISSUER")),
         "java/Client": (3, ("PKIX path building failed",)),
     }
     for name, (rc, output) in seen.items():
@@ -215,7 +229,7 @@ def _assert_all_refuse(seen, client, when):
 def _assert_all_trust(seen, client):
     for name, (rc, output) in seen.items():
         assert rc == 0, (client, name, rc, output)
-        if name != "nss/tstclnt":  # tstclnt stops after the handshake (-Q); the others print the page
+        if not name.startswith("nss/"):  # tstclnt stops after the handshake (-Q); the others print the page
             assert MARKER in output, (client, name, output)
 
 
@@ -241,6 +255,9 @@ def test_provision_installs_the_ca_and_every_client_trusts_the_device(trust_lab,
     for client in CLIENTS:
         assert recap(output)[client]["failed"] == 0, output
         _assert_all_trust(trust_lab.clients_see(client), client)
+        # The Firefox profile still belongs to its user.
+        rc, out = trust_lab.on(client, f"stat -c %U {FIREFOX_PROFILE}/cert9.db {FIREFOX_PROFILE}/key4.db")
+        assert rc == 0 and out.split() == [FIREFOX_USER, FIREFOX_USER], out
         # The bundle kept the public roots that were in it, and gained one certificate.
         assert trust_lab.certificates_in_bundle(client) == trust_lab.public_roots[client] + 1
     reason = chromium.missing_reason()
