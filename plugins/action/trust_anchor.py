@@ -106,6 +106,12 @@ class ActionModule(ActionBase):
             if args.get(option) is None:
                 args[option] = self._host_default(task_vars, option, variable, fail)
         stores = args["stores"] if args["stores"] is not None else ["system"]
+        if getattr(self._connection._shell, "SHELL_FAMILY", None) == "powershell":
+            # The PowerShell module exists (contrib/windows) but cannot be checked by ansible-test here.
+            raise fail(
+                "this is a Windows host; the PowerShell module of the store windows is not shipped yet. Until it is, "
+                "use ansible.windows.win_certificate_store with store_name Root (see docs/trust-windows.md)"
+            )
         if "bundle" in stores and not args["bundle_path"]:
             raise fail("store bundle needs bundle_path (or the host variable fleet_pki_bundle_path)")
 

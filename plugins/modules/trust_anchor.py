@@ -21,9 +21,9 @@ description:
     task does not set them.
   - The target needs no Python C(cryptography) library.
   - Implemented stores are V(system) (Debian family, Alpine, RHEL family, SUSE, Arch family, FreeBSD), V(bundle),
-    V(nss) (Chrome, Chromium and Firefox profiles on Linux), V(firefox_policy) (the Firefox enterprise policy file on Linux) and V(java)
-    (Java keystores). V(macos) and V(windows) are accepted names but fail with a message that they are not
-    implemented yet.
+    V(nss) (Chrome, Chromium and Firefox profiles on Linux), V(firefox_policy) (the Firefox enterprise policy file on
+    Linux), V(java) (Java keystores) and V(macos) (the System keychain). V(windows) is an accepted name, but its
+    PowerShell module is not shipped yet; a Windows host fails with a message that says so.
 author: fleet.pki contributors (@fleet-pki)
 version_added: 0.1.0
 requirements:
@@ -31,6 +31,7 @@ requirements:
     (RHEL, Fedora), C(mozilla-nss-tools) (SUSE) or C(nss) (Arch).
   - For O(stores=java), C(keytool) on the target, from a Java runtime, for example the package
     C(default-jre-headless) or C(openjdk-17-jre-headless) (Debian, Ubuntu) or C(java-17-openjdk-headless) (RHEL, Fedora).
+  - For O(stores=macos), C(/usr/bin/security), part of macOS.
 extends_documentation_fragment:
   - fleet.pki._attributes
   - fleet.pki._attributes.action
@@ -110,7 +111,12 @@ options:
         keystore of the distribution's JVMs (C(/etc/ssl/certs/java/cacerts), through the hook of C(ca-certificates-java)),
         so V(java) is needed there for JDKs with their own C(cacerts) (vendor tarballs), for application truststores,
         and for removing the CA (see O(state)).
-      - V(macos) and V(windows) are not implemented yet and fail.
+      - V(macos) is the macOS System keychain C(/Library/Keychains/System.keychain), with admin trust settings that make
+        the CA a trusted root for SSL (C(security add-trusted-cert -d -r trustRoot -p ssl -p basic)). Since macOS 11 that
+        asks for an administrator password in a dialog, even as root, so an unattended run fails with a message that
+        says so; use the C(ca.mobileconfig) next to the CA with an MDM instead. Tested by simulation only.
+      - V(windows) is C(Cert:\LocalMachine\Root) on a Windows host. Its PowerShell module is not shipped yet, and the
+        task fails with a message that says so.
       - When not set, the action plugin uses the host variable C(fleet_pki_trust_stores), and V([system]) when that is not set either.
     type: list
     elements: str
@@ -414,6 +420,7 @@ stores:
 """
 
 import os
+import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -437,6 +444,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_nss import (
     certutil_missing_message,
     nss_places,
 )
+from ansible_collections.fleet.pki.plugins.module_utils._trust_macos import MacosKeychain, require_macos
 from ansible_collections.fleet.pki.plugins.module_utils._trust_system import detect_system_store, read_os_release
 
 
@@ -447,6 +455,8 @@ FIXED_KEYSTORES = ["/etc/pki/java/cacerts"]
 
 
 def _system_store(module):
+    if platform.system() == "Darwin":
+        raise TrustAnchorError("store system is the Linux and BSD store; on macOS use the store macos")
     return detect_system_store(module.run_command)
 
 
@@ -487,6 +497,17 @@ def _java_store(module):
             for path, own in keystores]
 
 
+def _macos_store(module):
+    security = require_macos(platform.system(), module.get_bin_path("security", opt_dirs=["/usr/bin"]))
+    return MacosKeychain(module.run_command, security=security, tmpdir=module.tmpdir)
+
+
+def _windows_store(module):
+    raise TrustAnchorError(
+        "store windows needs a Windows host (a PowerShell connection); this host runs %s" % platform.system()
+    )
+
+
 # One entry per implemented store: a factory returning an object with check(label, der, state),
 # add(label, der), remove(label, der), location(label) and a warnings list, or a list of such
 # objects when the store has several places (one per NSS database, one per Java keystore).
@@ -496,6 +517,8 @@ BACKENDS = {
     "nss": _nss_store,
     "firefox_policy": _firefox_policy_store,
     "java": _java_store,
+    "macos": _macos_store,
+    "windows": _windows_store,
 }
 # Stores with several places report each one under this key instead of a single path.
 PLACES_KEY = {"nss": "databases", "java": "keystores"}
