@@ -10,9 +10,9 @@ type: aggregate
 short_description: Summary of a fleet.pki run, one line per device
 version_added: 0.1.0
 description:
-  - At the end of the run, prints one line per device that fleet.pki looked at. A device is C(issued) (with the reasons),
-    C(kept), C(FAILED) (with the task and the message), C(UNREACHABLE), or C(not reached) when a failing batch stopped the
-    rollout before it.
+  - At the end of the run, prints one line per device that fleet.pki looked at. A device is C(issued) (its first
+    certificate), C(renewed) (a new certificate replaced the one it held; with the reasons), C(kept), C(FAILED) (with
+    the task and the message), C(UNREACHABLE), or C(not reached) when a failing batch stopped the rollout before it.
   - Enable it in C(ansible.cfg) with C(callbacks_enabled = fleet.pki.summary); the collection's C(ansible.cfg) does.
 author: fleet.pki contributors (@fleet-pki)
 requirements:
@@ -23,6 +23,8 @@ from ansible.plugins.callback import CallbackBase
 
 CERTIFICATE_ACTIONS = ("fleet.pki.certificate", "certificate")
 PREFLIGHT_ACTIONS = ("fleet.pki.preflight", "preflight")
+# Reasons that mean the device had no usable certificate (the prefixes of _renewal_decision's reasons).
+FIRST_ISSUE_REASONS = ("missing", "unreadable")
 
 
 class CallbackModule(CallbackBase):
@@ -44,8 +46,14 @@ class CallbackModule(CallbackBase):
         elif action in CERTIFICATE_ACTIONS:
             host = result._host.get_name()  # pylint: disable=protected-access
             if data.get("issued") or data.get("reasons"):
-                verb = "would issue" if result._task.check_mode else "issued"  # pylint: disable=protected-access
-                self._outcomes[host] = f"{verb:<12} {'; '.join(data.get('reasons', []))}"
+                reasons = data.get("reasons", [])
+                # A device that held a usable certificate had it renewed; one that held none got its first.
+                first = all(reason.startswith(FIRST_ISSUE_REASONS) for reason in reasons)
+                if result._task.check_mode:  # pylint: disable=protected-access
+                    verb = "would issue" if first else "would renew"
+                else:
+                    verb = "issued" if first else "renewed"
+                self._outcomes[host] = f"{verb:<12} {'; '.join(reasons)}"
             else:
                 self._outcomes[host] = "kept"
 
@@ -55,7 +63,7 @@ class CallbackModule(CallbackBase):
         host = result._host.get_name()  # pylint: disable=protected-access
         message = "".join(str(result._result.get("msg", "")).splitlines()[0:1])  # pylint: disable=protected-access
         earlier = self._outcomes.get(host, "")
-        after = f" (after: {earlier.split(None, 1)[0]} {earlier.split(None, 1)[-1].strip()})" if earlier.startswith("issued") else ""
+        after = f" (after: {earlier.split(None, 1)[0]} {earlier.split(None, 1)[-1].strip()})" if earlier.startswith(("issued", "renewed")) else ""
         self._outcomes[host] = f"FAILED       {result._task.get_name()}: {message}{after}"  # pylint: disable=protected-access
 
     def v2_runner_on_unreachable(self, result):

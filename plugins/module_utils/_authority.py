@@ -69,7 +69,7 @@ class Authority:
         self.constraints = constraints_of(certificate)
 
     def private_key(self, passphrase=None):
-        return _load_key(self.key_path, passphrase, self.certificate)
+        return load_ca_key(self.key_path, passphrase, self.certificate)
 
     def facts(self):
         facts = describe(self.certificate)
@@ -111,7 +111,7 @@ def ensure_authority(pki_dir, settings, passphrase=None, check_mode=False, now=N
         )
     if cert_pem is not None:
         certificate = load_certificate(cert_pem, f"CA certificate {cert_path}")
-        _load_key(key_path, passphrase, certificate)
+        load_ca_key(key_path, passphrase, certificate)
         return Authority(pki_dir, certificate), False, _drift(certificate, settings)
 
     if check_mode:
@@ -123,7 +123,7 @@ def ensure_authority(pki_dir, settings, passphrase=None, check_mode=False, now=N
         key = generate_private_key(settings.key_type)
         write_file_atomic(key_path, _key_bytes(key, passphrase), mode=0o600)
     else:
-        key = _load_key(key_path, passphrase)
+        key = load_ca_key(key_path, passphrase)
         notes.append(f"{cert_path} was missing: made a new CA certificate for the existing key")
     certificate = _self_sign(key, settings, now)
     write_file_atomic(cert_path, to_pem(certificate), mode=0o644)
@@ -144,7 +144,7 @@ def _key_bytes(key, passphrase):
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
-def _load_key(key_path, passphrase, certificate=None):
+def load_ca_key(key_path, passphrase, certificate=None):
     data = read_file(key_path)
     if data is None:
         raise FleetPkiError(f"CA key {key_path} is missing")

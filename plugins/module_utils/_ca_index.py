@@ -53,14 +53,18 @@ def openssl_subject(name):
 
 
 def read_index(pki_dir):
-    data = read_file(os.path.join(pki_dir, INDEX_FILE))
+    return parse_index(read_file(os.path.join(pki_dir, INDEX_FILE)), os.path.join(pki_dir, INDEX_FILE))
+
+
+def parse_index(data, path=INDEX_FILE):
+    """The entries of index.txt bytes (None or b"" for none); `path` names the file in errors."""
     entries = []
     for number, line in enumerate((data or b"").decode().splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) != 6 or fields[0] not in ("V", "R", "E"):
-            raise FleetPkiError(f"{os.path.join(pki_dir, INDEX_FILE)} line {number} is not in openssl ca format")
+            raise FleetPkiError(f"{path} line {number} is not in openssl ca format")
         entries.append(IndexEntry(fields[0], _parse_time(fields[1]), fields[2], fields[3].upper(), fields[5]))
     return entries
 
@@ -81,6 +85,38 @@ def append_entries(pki_dir, new_entries):
         current += b"\n"
     added = "".join(entry.line() + "\n" for entry in new_entries).encode()
     write_file_atomic(path, current + added, mode=0o644)
+
+
+def format_time(moment):
+    """An index time field (UTCTime until 2049, GeneralizedTime after), as openssl writes expiry and revocation."""
+    return _asn1_time(moment)
+
+
+def parse_time(text):
+    return _parse_time(text)
+
+
+def mark_revoked(data, revocations):
+    """Turn the `V` lines of the given serials into `R` lines; every other byte stays as it is.
+
+    `data` is the index (bytes), `revocations` maps an upper-case serial to its revocation field
+    ("YYMMDDHHMMSSZ" or "YYMMDDHHMMSSZ,reason"). Only the status and revocation fields of those lines change.
+    Returns the new bytes and the changed lines as (before, after) text pairs, in index order.
+    """
+    lines = (data or b"").decode().split("\n")  # the last item is "" when the file ends with a newline
+    changed = []
+    for number, line in enumerate(lines):
+        fields = line.split("\t")
+        if len(fields) == 6 and fields[0] == "V" and fields[3].upper() in revocations:
+            fields[0], fields[2] = "R", revocations[fields[3].upper()]
+            lines[number] = "\t".join(fields)
+            changed.append((line, lines[number]))
+    return "\n".join(lines).encode(), changed
+
+
+def write_index(pki_dir, data):
+    """Replace the index atomically (the caller holds the PKI lock)."""
+    write_file_atomic(os.path.join(pki_dir, INDEX_FILE), data, mode=0o644)
 
 
 def initialise(pki_dir):

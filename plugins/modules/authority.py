@@ -11,8 +11,9 @@ short_description: Ensure the fleet CA exists in the PKI directory on the contro
 version_added: 0.1.0
 description:
   - Creates the fleet's root CA (key and self-signed certificate) in O(pki_dir) the first time, and checks it on
-    every later run. An existing CA is never changed and its key is never regenerated, whatever the options say;
-    differences between the options and the existing CA are reported as warnings.
+    every later run. Its key is never regenerated, whatever the options say; differences between the options and the
+    existing CA are reported as warnings. The one change it makes to an existing CA is to renew its certificate with
+    the same key when less than O(renew_before) of its lifetime is left.
   - Keeps two public exports of the CA certificate beside it in C(<pki_dir>/ca/), mode 0644, for clients that are
     set up by hand or by MDM. C(ca.der.crt) is the certificate in DER (Android's "CA certificate" install, Windows
     import). C(ca.mobileconfig) is an unsigned Apple configuration profile (iOS, iPadOS, macOS) with one
@@ -73,6 +74,23 @@ options:
       - Defaults to the host variable C(fleet_pki_ca_passphrase).
       - Without a passphrase the key is stored unencrypted, mode 0600.
     type: str
+  renew_before:
+    description:
+      - When the CA certificate has less than this left, it is renewed with the same key. The subject, the key and
+        every extension stay, so every certificate the CA issued stays valid under the new CA certificate and nothing
+        is re-issued. The old certificate is kept in C(ca/superseded/<label>.crt).
+      - A number of days (V(365)) or a percentage of the CA certificate's lifetime (V(20%)).
+      - Clients keep trusting the old CA certificate until it expires; give them the new one (the M(fleet.pki.trust_anchor)
+        label differs, so both are installed side by side) before then. C(provision.yml) does that.
+      - Defaults to the host variable C(fleet_pki_ca_renew_before), then V(20%).
+      - To move to a new key instead, see the CA rollover in the documentation (docs/ca-rotation.md).
+    type: str
+  create:
+    description:
+      - Whether to create the CA when the PKI directory has none.
+      - V(false) fails instead, naming the directory. C(renew.yml) uses it, so a schedule never starts a new CA.
+    type: bool
+    default: true
   name_constraints:
     description:
       - Name constraints written into the CA certificate when it is created. Chrome 112 and later, Firefox and OpenSSL
@@ -135,6 +153,15 @@ pki_dir:
   description: The PKI directory.
   returned: always
   type: str
+renewed:
+  description: Whether the CA certificate was renewed with the same key (or would be, in check mode).
+  returned: always
+  type: bool
+renewal_reason:
+  description: Why the CA certificate was renewed.
+  returned: when O(renew_before) made the CA certificate due
+  type: str
+  sample: the CA certificate has 700 days left (until 2028-10-30), renew_before is 20% of the lifetime
 cert_path:
   description: Path of the CA certificate.
   returned: success, except in check mode before the CA exists

@@ -563,11 +563,6 @@ def run_module(module):
     state = params["state"]
 
     names = list(dict.fromkeys(params["stores"]))  # keep order, drop repeats
-    missing = [name for name in names if name not in BACKENDS]
-    if missing:
-        raise TrustAnchorError(
-            "store %s is not implemented yet (implemented: %s)" % (", ".join(missing), ", ".join(sorted(BACKENDS)))
-        )
     # Build every backend before touching anything, so a detection failure changes nothing.
     stores = []
     for name in names:

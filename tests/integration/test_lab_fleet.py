@@ -112,7 +112,7 @@ def test_provision_converges_and_reruns_with_no_change(fleet):
     _rc, output = fleet.playbook("playbooks/provision.yml")
     summary = fleet.summary(output)
     for name in DEVICES:
-        assert re.search(rf"^{name}\s+issued\s+.*not signed by the current CA", summary, re.M), summary
+        assert re.search(rf"^{name}\s+renewed\s+.*not signed by the current CA", summary, re.M), summary
     _rc, output = fleet.playbook("playbooks/provision.yml")
     assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap(output).values()), output
     for name, address in DEVICES.items():  # the client device verifies every device with its system store
@@ -141,7 +141,7 @@ def test_readdress_reissues_one_device_and_its_service_reloads(fleet):
     fleet.write()
     _rc, output = fleet.playbook("playbooks/provision.yml")
     summary = fleet.summary(output)
-    assert re.search(r"^dev2\s+issued\s+SANs differ: \+IP:10.214.0.42 -IP:10.214.0.12$", summary, re.M), summary
+    assert re.search(r"^dev2\s+renewed\s+SANs differ: \+IP:10.214.0.42 -IP:10.214.0.12$", summary, re.M), summary
     assert all(re.search(rf"^{name}\s+kept$", summary, re.M) for name in ("dev1", "dev3", "dev4")), summary
     # The role's served-certificate check passed, so nginx serves the new certificate; a client confirms.
     rc, page = fleet.on(CLIENT[0], "curl -sS --max-time 10 https://10.214.0.42/")
@@ -158,7 +158,7 @@ def test_a_device_that_fails_to_reload_stops_the_rollout(fleet):
                                 check=False)
     assert rc != 0, output
     summary = fleet.summary(output)
-    assert re.search(r"^dev1\s+issued\s+profile differs: server -> server_client$", summary, re.M), summary
+    assert re.search(r"^dev1\s+renewed\s+profile differs: server -> server_client$", summary, re.M), summary
     assert re.search(r"^dev3\s+FAILED ", summary, re.M), summary
     assert re.search(r"^dev4\s+not reached", summary, re.M), summary
     assert fleet.on("dev4", "sha256sum /etc/fleet-pki/cert.pem")[1] == before

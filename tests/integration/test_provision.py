@@ -193,7 +193,7 @@ def test_a_device_still_serving_its_old_certificate_stops_the_rollout(fleet, end
     assert counts["dev1"]["failed"] == 0 and counts["dev2"]["failed"] == 1
     summary = output.split("FLEET.PKI SUMMARY", 1)[1]
     assert re.search(r"^dev1\s+kept$", summary, re.M), summary
-    assert re.search(r"^dev2\s+FAILED .*did the service reload\? \(after: issued key type differs: ec-p256 -> ec-p384\)$",
+    assert re.search(r"^dev2\s+FAILED .*did the service reload\? \(after: renewed key type differs: ec-p256 -> ec-p384\)$",
                      summary, re.M), summary
     for name in ("dev3", "dev4", "dev5"):  # the batches after the failing one never ran
         assert re.search(rf"^{name}\s+not reached", summary, re.M), summary
