@@ -32,7 +32,8 @@ SANITY_ARGS ?=
 
 # Debian/Ubuntu packages the tests use (make deps installs the missing ones).
 DEPS_PACKAGES := shellcheck openssl curl ca-certificates libnss3-tools util-linux iproute2 git \
-	chromium mmdebstrap systemd-container debootstrap uidmap openssh-client default-jdk-headless p11-kit
+	chromium mmdebstrap systemd-container debootstrap uidmap openssh-client default-jdk-headless p11-kit \
+	gcc libssl-dev libbearssl-dev
 
 # Run a command with a venv's bin first on PATH: $(call in_venv,VENV) command...
 in_venv = PATH="$(CURDIR)/$(1)/bin:$$PATH"

@@ -6,6 +6,10 @@
 Runs in the controller's process. The device costs one run of fleet.pki.certificate_files when
 nothing changed (it reports what it holds and keeps chain and modes in line), and a second one
 only when a new key and certificate have to be installed.
+
+With key_location 'device' the controller never has the key: issuing costs three runs (inspect; make a
+new key on the device and return its CSR; install the certificate for it), and nothing changed still costs one.
+The CSR only contributes its public key, after the CA's policy checked it (_csr_policy).
 """
 
 from __future__ import annotations
@@ -13,15 +17,17 @@ from __future__ import annotations
 import datetime
 import os
 
+from ansible_collections.fleet.pki.plugins.module_utils._artifact_exports import EXPORT_KNOBS, converge_exports, export_settings
 from ansible_collections.fleet.pki.plugins.module_utils._authority import ca_paths, load_authority
 from ansible_collections.fleet.pki.plugins.module_utils._ca_index import read_index, revoked_serials
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import describe, held_certificate, to_pem
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import serialization
+from ansible_collections.fleet.pki.plugins.module_utils._csr_policy import check_csr, ignored_warning
 from ansible_collections.fleet.pki.plugins.module_utils._device_files import converge, report
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._host_artifacts import artifact_specs, host_directory
 from ansible_collections.fleet.pki.plugins.module_utils._host_settings import host_settings
-from ansible_collections.fleet.pki.plugins.module_utils._issuance import issue
+from ansible_collections.fleet.pki.plugins.module_utils._issuance import check_request, issue
 from ansible_collections.fleet.pki.plugins.module_utils._key_types import generate_private_key
 from ansible_collections.fleet.pki.plugins.module_utils._names import san_strings
 from ansible_collections.fleet.pki.plugins.module_utils._renewal_decision import reasons_to_issue
@@ -69,9 +75,10 @@ class ActionModule(ControllerAction):
         now = datetime.datetime.now(datetime.timezone.utc)
 
         if settings.delivery == "artifacts":
-            target = _ArtifactTarget(pki_dir, host, self._task.check_mode)
+            target = _ArtifactTarget(pki_dir, host, self._task.check_mode,
+                                     {name: option_or_knob(args, task_vars, self._templar, name) for name in EXPORT_KNOBS})
         else:
-            target = _DeviceTarget(self, task_vars, self._device_paths(args, task_vars), args)
+            target = _DeviceTarget(self, task_vars, self._device_paths(args, task_vars), args, settings.key_location)
         held_pem, key_state, (changed_files, fixed_attributes) = target.inspect(authority.pem)
 
         held, held_cert = held_certificate(held_pem, key_state, authority.certificate)
@@ -85,6 +92,14 @@ class ActionModule(ControllerAction):
         if reasons and self._task.check_mode:
             outcome.update(changed=True, sans=san_strings(settings.sans))
             after = {"sans": san_strings(settings.sans), "not_after": "(new)", "serial": "(new)", "fingerprint_sha256": None}
+        elif reasons and settings.key_location == "device":
+            passphrase = option_or_knob(args, task_vars, self._templar, "ca_passphrase")
+            certificate, installed, warnings = _issue_for_device_key(target, authority, authority.private_key(passphrase),
+                                                                     settings, now, pki_dir, args["keep_keys"])
+            after = _summary(certificate)
+            outcome.update(after, changed=True, issued=True, changed_files=sorted(set(changed_files) | set(installed)))
+            if warnings:
+                outcome["warnings"] = warnings
         elif reasons:
             passphrase = option_or_knob(args, task_vars, self._templar, "ca_passphrase")
             key = generate_private_key(settings.key_type)
@@ -100,10 +115,16 @@ class ActionModule(ControllerAction):
         else:
             after = before
 
+        if settings.delivery == "device":
+            outcome.update(key_location=settings.key_location, device_runs=target.runs)
+            if target.key_backend:
+                outcome["device_key_backend"] = target.key_backend
         if self._task.diff and reasons:
             outcome["diff"] = {"before": _diff_text(before), "after": _diff_text(after),
                                "before_header": f"{host} certificate (held)",
                                "after_header": f"{host} certificate (wanted)"}
+        if settings.delivery == "artifacts":  # firmware exports beside the PEM files (docs/devices-firmware.md)
+            target.export(outcome, authority.pem, pending=bool(reasons) and self._task.check_mode, diff=self._task.diff)
         return outcome
 
     def _device_paths(self, args, task_vars):
@@ -114,12 +135,15 @@ class ActionModule(ControllerAction):
 class _DeviceTarget:
     """The host itself, through fleet.pki.certificate_files."""
 
-    def __init__(self, action, task_vars, paths, args):
+    def __init__(self, action, task_vars, paths, args, key_location="controller"):
         self._action, self._task_vars, self._paths = action, task_vars, paths
         self._common = {f"{role}_path": path for role, path in paths.items()}
         owner = option_or_knob(args, task_vars, action._templar, "owner")
         group = option_or_knob(args, task_vars, action._templar, "group")
-        self._common.update(owner=owner, group=group, key_mode=args["key_mode"], cert_mode=args["cert_mode"])
+        self._common.update(owner=owner, group=group, key_mode=args["key_mode"], cert_mode=args["cert_mode"],
+                            key_location=key_location)
+        self.runs = 0  # module runs on the device in this task
+        self.key_backend = None  # with key_location 'device': what makes keys there, cryptography or openssl
 
     def paths(self):
         return dict(self._paths)
@@ -132,21 +156,35 @@ class _DeviceTarget:
     def install(self, key_pem, cert_pem, chain_pem):
         return self._run(key_content=key_pem, cert_content=cert_pem, chain_content=chain_pem).get("changed_files", [])
 
+    def new_device_key(self, key_type, common_name):
+        """key_location 'device': the device makes a new (pending) key and returns a CSR for it; the key stays there."""
+        csr = self._run(new_key=True, key_type=key_type, common_name=common_name).get("csr")
+        if not csr:
+            raise FleetPkiError("the device returned no CSR for its new key")
+        return csr
+
+    def install_for_device_key(self, cert_pem, chain_pem):
+        """key_location 'device': install the certificate for the pending key (the device checks they belong together)."""
+        return self._run(cert_content=cert_pem, chain_content=chain_pem).get("changed_files", [])
+
     def _run(self, **contents):
         module_args = dict(self._common, **contents)
+        self.runs += 1
         result = self._action._execute_module(module_name="fleet.pki.certificate_files", module_args=module_args,
                                               task_vars=self._task_vars)
         if result.get("failed") or result.get("unreachable"):
             raise FleetPkiError(f"delivery failed: {result.get('msg', 'no message')}")
+        self.key_backend = result.get("key_backend") or self.key_backend
         return result
 
 
 class _ArtifactTarget:
     """<pki_dir>/hosts/<host>/ on the controller: the output for devices that cannot run Python."""
 
-    def __init__(self, pki_dir, host, check_mode):
+    def __init__(self, pki_dir, host, check_mode, export_knobs=None):
         self._pki_dir, self._host, self._check_mode = pki_dir, host, check_mode
         self._specs = artifact_specs(pki_dir, host)
+        self._exports = export_settings(host, **(export_knobs or {}))  # validated before anything is written
 
     def paths(self):
         return {role: spec.path for role, spec in self._specs.items()}
@@ -161,6 +199,18 @@ class _ArtifactTarget:
         host_directory(self._pki_dir, self._host, create=True)
         return converge(self._specs, {"key": key_pem, "cert": cert_pem, "chain": chain_pem})[0]
 
+    def export(self, outcome, chain_pem, pending, diff):
+        """DER, .der.inc, PKCS#12 and C exports from the files above; `pending`: check mode, and a new certificate is due."""
+        paths, changed = converge_exports(host_directory(self._pki_dir, self._host), self._exports, chain_pem,
+                                          check_mode=self._check_mode, pending=pending)
+        outcome.update(artifacts=paths, changed_artifacts=changed)
+        if changed:
+            outcome["changed"] = True
+        if changed and diff:
+            entry = {"prepared": f"{self._host} exports {'to write' if self._check_mode else 'written'} in "
+                                 f"{host_directory(self._pki_dir, self._host)}:\n" + "".join(f"  {name}\n" for name in changed)}
+            outcome["diff"] = [outcome["diff"], entry] if "diff" in outcome else entry
+
 
 def _record_on_controller(pki_dir, host, cert_pem, chain_pem, key_pem=None):
     """Keep the public files of every host (and its key only when keep_keys asks for it)."""
@@ -169,6 +219,26 @@ def _record_on_controller(pki_dir, host, cert_pem, chain_pem, key_pem=None):
     if key_pem:
         contents["key"] = key_pem
     converge(artifact_specs(pki_dir, host), contents)
+
+
+def _issue_for_device_key(target, authority, ca_key, settings, now, pki_dir, keep_keys):
+    """key_location 'device': CSR from the device, checked under the CA's policy, signed, and the certificate installed.
+
+    Returns (certificate, changed files, warnings). The controller never has the key, so nothing can be kept.
+    """
+    request = settings.request()
+    check_request(authority, request)  # refuse before the device makes a key for a certificate that cannot be issued
+    csr_pem = target.new_device_key(settings.key_type, settings.common_name)
+    public_key, ignored = check_csr(settings.host, csr_pem, request, settings.key_type)
+    warnings = [ignored_warning(settings.host, ignored, request)] if ignored else []
+    if keep_keys:
+        warnings.append(f"host {settings.host}: keep_keys has no effect with key_location 'device': "
+                        "the key was made on the device and never left it")
+    certificate = issue(authority, ca_key, public_key, request, now)
+    cert_pem = to_pem(certificate)
+    _record_on_controller(pki_dir, settings.host, cert_pem, authority.pem)
+    installed = target.install_for_device_key(cert_pem, authority.pem)
+    return certificate, installed, warnings
 
 
 def _summary(certificate):

@@ -59,8 +59,11 @@ def host_settings(host, ansible_host=None, ip_addresses=None, dns_names=None, pr
         )
     except FleetPkiError as exc:
         raise FleetPkiError(f"host {host}: {exc}") from None
-    if settings.key_location == "device":
-        raise FleetPkiError(f"host {host}: key_location 'device' is not available in this release; use 'controller'")
+    if settings.key_location == "device" and settings.delivery != "device":
+        raise FleetPkiError(
+            f"host {host}: key_location 'device' needs delivery 'device', not '{settings.delivery}': an artefact-only "
+            "device cannot make its own key, so its key is made on the controller (key_location 'controller')"
+        )
     return settings
 
 

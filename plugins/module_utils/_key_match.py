@@ -35,7 +35,13 @@ def _with_cryptography(key_path, cert_pem):
         certificate = x509.load_pem_x509_certificate(cert_pem.encode())
     except (OSError, ValueError, TypeError):
         return "unreadable"
-    return "matches" if key.public_key() == certificate.public_key() else "mismatch"
+    # Compare the encoded public keys: key objects only compare equal in newer cryptography releases
+    # (Debian 12 ships 38, where == is identity and every key would look foreign).
+    return "matches" if _spki(key.public_key()) == _spki(certificate.public_key()) else "mismatch"
+
+
+def _spki(public_key):
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _with_openssl(key_path, cert_pem, run_command):

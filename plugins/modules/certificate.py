@@ -20,9 +20,35 @@ description:
   - The SANs come from the inventory. C(ansible_host) (an IP becomes an iPAddress SAN, a name a dNSName SAN) plus
     O(ip_addresses) and O(dns_names). IPv6 addresses are compared in normalised form.
   - Signing runs in the controller's process. The host costs one module run (M(fleet.pki.certificate_files)) when
-    nothing changed, and a second one only when a new key and certificate are installed.
+    nothing changed, and a second one only when a new key and certificate are installed. With
+    O(key_location=device), issuing costs three runs (report; make a new key on the host and return its CSR; install
+    the certificate), and nothing changed still costs one.
   - Every option that has an inventory knob (C(fleet_pki_<option>)) takes that host variable as its default, so
     roles and playbooks do not have to pass them through.
+  - "Firmware exports. With O(delivery=artifacts), these host variables (inventory knobs only, not task options)
+    choose the exports written beside C(key.pem), C(cert.pem), C(chain.pem) and C(fullchain.pem) in
+    C(<pki_dir>/hosts/<host>/). C(fleet_pki_artifact_formats) is a list of V(pem) (always made), V(der)
+    (C(cert.der), C(key.der) as PKCS#8, C(ca.der)), V(der_inc) (Zephyr-style C(cert.der.inc), C(key.der.inc),
+    C(ca.der.inc)), V(pkcs12) (C(<host>.p12) with key, certificate and CA) and V(c_header) (C(<prefix>.h)); the
+    default is V([pem, der]), so the per-device material is loaded at run time and nothing with a key is compiled in
+    unless asked for. An unknown format fails naming the host and the value, before anything is written."
+  - "PKCS#12. C(fleet_pki_pkcs12_password) is required with V(pkcs12): a PKCS#12 is never written without a password.
+    Keep it in ansible-vault; it is never printed or returned. C(fleet_pki_pkcs12_encryption) is V(compat)
+    (the default: PBE-SHA1-3DES and a SHA-1 MAC, which older Windows, macOS and Android import) or V(modern)
+    (PBES2 AES-256-CBC and a SHA-256 MAC). The file is rewritten only when it no longer opens with the password or
+    holds another key, certificate, CA or level; its bytes differ on every build (random salts)."
+  - "C header. C(fleet_pki_c_prefix) (default the host name with every character outside C([A-Za-z0-9_]) replaced
+    by C(_), for example C(cam_01)) names the file and every identifier; an invalid prefix fails naming the host and
+    the value. DER arrays C(<prefix>_<obj>_der) with C(_der_len), NUL-terminated PEM strings C(<prefix>_<obj>_pem) with
+    C(_pem_len) = strlen + 1 (the mbedTLS rule), for C(cert), C(key), C(ca) and C(chain) (PEM only). With
+    C(fleet_pki_c_source=true) a C(<prefix>.c) holds the definitions and the header declares them C(extern).
+    C(fleet_pki_c_netburner) adds C(comp_cert), C(comp_cert_len), C(comp_key), C(comp_key_len);
+    C(fleet_pki_c_freertos) adds C(keyCLIENT_CERTIFICATE_PEM), C(keyCLIENT_PRIVATE_KEY_PEM) and
+    C(keyJITR_DEVICE_CERTIFICATE_AUTHORITY_PEM); C(fleet_pki_c_bearssl) adds the CA as a BearSSL trust anchor
+    (C(<prefix>_TAs), C(<prefix>_TAs_NUM)) and the leaf as C(<prefix>_CHAIN). The header is deterministic."
+  - Exports are written atomically and only when their content would change, with mode C(0600) when they hold the
+    private key and C(0644) otherwise. Check mode writes nothing; diff mode names the export files that change.
+    Exports that are no longer asked for are left in place. See C(docs/devices-firmware.md).
 author: fleet.pki contributors (@fleet-pki)
 extends_documentation_fragment:
   - fleet.pki._attributes
@@ -91,8 +117,19 @@ options:
     choices: [device, artifacts]
   key_location:
     description:
-      - Where the host key is generated. Only V(controller) is available in this release; the key is shipped to the
-        host and not kept on the controller unless O(keep_keys=true).
+      - Where the host key is generated.
+      - V(controller) makes the key on the controller and ships it to the host (never printed); it is not kept on the
+        controller unless O(keep_keys=true). This works for every host, including O(delivery=artifacts).
+      - V(device) makes the key on the host, which returns only a CSR; the key never leaves the host and never
+        appears on the controller. The host makes it with Python C(cryptography) where it has it, else with its
+        C(openssl) command. Every certificate gets a new key, made at C(<key_path>.pending); the key and certificate
+        in use stay in place until the new certificate is installed.
+      - The CA signs under its own policy. The CSR's signature must verify (proof of possession), and its key must
+        be of O(key_type) and allowed (RSA below 2048 bits is refused). Nothing else in the CSR is used; the subject,
+        SANs, CA flag, key usages and EKUs come from the inventory and the O(profile), and the task warns about
+        anything the CSR asked for that was ignored (for example C(CA:TRUE) or SANs not in the inventory).
+      - V(device) needs O(delivery=device). A host that switches to V(device) keeps its certificate and key until
+        the next reason to issue.
       - Defaults to C(fleet_pki_key_location), else V(controller).
     type: str
     choices: [controller, device]
@@ -131,7 +168,9 @@ options:
     type: raw
     default: '0644'
   keep_keys:
-    description: With O(delivery=device), also keep a copy of the host key in C(<pki_dir>/hosts/<host>/key.pem).
+    description:
+      - With O(delivery=device), also keep a copy of the host key in C(<pki_dir>/hosts/<host>/key.pem).
+      - Has no effect (and warns) with O(key_location=device), because the controller never has the key.
     type: bool
     default: false
 notes:
@@ -151,6 +190,11 @@ EXAMPLES = r"""
     group: www-data
     key_mode: '0640'
   notify: fleet.pki certificate changed
+
+- name: Let the device make its own key; only a CSR travels
+  fleet.pki.certificate:
+    key_location: device
+    key_type: ec-p256
 
 - name: Write firmware artefacts into the PKI directory only
   fleet.pki.certificate:
@@ -218,4 +262,35 @@ paths:
   type: dict
   sample: {key: /etc/fleet-pki/key.pem, cert: /etc/fleet-pki/cert.pem, chain: /etc/fleet-pki/chain.pem,
            fullchain: /etc/fleet-pki/fullchain.pem}
+artifacts:
+  description:
+    - The firmware export files of an artefact-only host, by kind (V(cert_der), V(key_der), V(ca_der),
+      V(cert_der_inc), V(key_der_inc), V(ca_der_inc), V(pkcs12), V(c_header), V(c_source)), as chosen by
+      C(fleet_pki_artifact_formats).
+  returned: when O(delivery=artifacts)
+  type: dict
+  sample: {cert_der: /srv/pki/hosts/esp-07/cert.der, key_der: /srv/pki/hosts/esp-07/key.der,
+           ca_der: /srv/pki/hosts/esp-07/ca.der}
+changed_artifacts:
+  description: The export files (names) that got new content, or would in check mode.
+  returned: when O(delivery=artifacts)
+  type: list
+  elements: str
+  sample: [esp_07.h, key.der]
+key_location:
+  description: Where the host key is made, V(controller) or V(device).
+  returned: when O(delivery=device)
+  type: str
+device_runs:
+  description:
+    - How many module runs this task cost on the host. 1 when nothing had to be issued; 2 when a certificate was
+      issued with O(key_location=controller), 3 with O(key_location=device).
+  returned: when O(delivery=device)
+  type: int
+  sample: 1
+device_key_backend:
+  description: With O(key_location=device), what makes keys and CSRs on the host, V(cryptography) or V(openssl).
+  returned: when O(key_location=device)
+  type: str
+  sample: openssl
 """

@@ -18,6 +18,12 @@ description:
   - You normally do not call this module yourself; M(fleet.pki.certificate) does.
   - Works with the Python standard library only. The key check uses Python C(cryptography) where the device
     has it and the C(openssl) command where it does not.
+  - With O(key_location=device) the private key is made on the device and never leaves it. O(new_key=true) makes a
+    new key of O(key_type) at C(<key_path>.pending) (mode O(key_mode) and owner from the start) and returns a CSR for
+    it in RV(csr); the key and certificate in use stay as they are. A later run with O(cert_content) checks that the
+    certificate belongs to the pending key, moves the pending key to O(key_path) and installs the certificate, chain
+    and full chain. Keys and CSRs are made with Python C(cryptography) where the device has it, else with the
+    device's C(openssl) command (C(openssl genpkey), C(openssl req)).
 author: fleet.pki contributors (@fleet-pki)
 extends_documentation_fragment:
   - fleet.pki._attributes
@@ -50,10 +56,35 @@ options:
     type: path
     required: true
   key_content:
-    description: New private key in PEM. Only sent when a certificate is issued.
+    description:
+      - New private key in PEM. Only sent when a certificate is issued, and only with O(key_location=controller).
     type: str
   cert_content:
-    description: New certificate in PEM. Required with O(key_content).
+    description:
+      - New certificate in PEM. Required with O(key_content).
+      - With O(key_location=device), sent without a key; it must belong to the pending key made by O(new_key)
+        (or to the key already at O(key_path)), else nothing is installed.
+    type: str
+  key_location:
+    description:
+      - V(controller) means the key comes in O(key_content). V(device) means the key is made on the device and
+        O(key_content) is refused.
+    type: str
+    choices: [controller, device]
+    default: controller
+  new_key:
+    description:
+      - With O(key_location=device), make a new private key of O(key_type) at C(<key_path>.pending) and return a CSR
+        for it in RV(csr). Nothing is made in check mode.
+    type: bool
+    default: false
+  key_type:
+    description: Type of the key that O(new_key) makes.
+    type: str
+    choices: [ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096]
+    default: ec-p256
+  common_name:
+    description: Subject CN of the CSR that O(new_key) returns. The CA ignores it and uses the inventory's.
     type: str
   chain_content:
     description: The CA chain in PEM.
@@ -82,6 +113,18 @@ EXAMPLES = r"""
     chain_path: /etc/fleet-pki/chain.pem
     fullchain_path: /etc/fleet-pki/fullchain.pem
     chain_content: "{{ lookup('ansible.builtin.file', 'pki/ca/ca.crt') }}"
+
+- name: Make a new key on the device and return its CSR (the key stays on the device)
+  fleet.pki.certificate_files:
+    key_path: /etc/fleet-pki/key.pem
+    cert_path: /etc/fleet-pki/cert.pem
+    chain_path: /etc/fleet-pki/chain.pem
+    fullchain_path: /etc/fleet-pki/fullchain.pem
+    key_location: device
+    new_key: true
+    key_type: ec-p256
+    common_name: cam-01
+  register: device_key
 """
 
 RETURN = r"""
@@ -107,19 +150,36 @@ fixed_attributes:
   type: list
   elements: str
   sample: [key]
+csr:
+  description: The CSR (PEM) for the new pending key. Never the key itself.
+  returned: when O(new_key=true), outside check mode
+  type: str
+key_backend:
+  description: What makes keys and CSRs on this device, V(cryptography) or V(openssl).
+  returned: when O(key_location=device)
+  type: str
+  sample: openssl
 """
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.pki.plugins.module_utils._device_files import (
     ROLES, FileSpec, converge, parse_mode, report, resolve_owner,
 )
+from ansible_collections.fleet.pki.plugins.module_utils._device_keys import (
+    activate_pending_key, backend, csr_for, new_pending_key, pending_path,
+)
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+from ansible_collections.fleet.pki.plugins.module_utils._key_types import KEY_TYPES
 
 
 def _openssl_runner(module):
-    """The key check's fallback on devices without Python cryptography, in the C locale."""
+    """The fallback on devices without Python cryptography, in the C locale. A missing openssl raises OSError."""
     def run(args, data=None):
-        return module.run_command(args, data=data, binary_data=False, environ_update={"LC_ALL": "C", "LANGUAGE": "C"})
+        binary = module.get_bin_path(args[0])
+        if binary is None:
+            raise OSError(f"{args[0]} not found")
+        return module.run_command([binary, *args[1:]], data=data, binary_data=False,
+                                  environ_update={"LC_ALL": "C", "LANGUAGE": "C"})
     return run
 
 
@@ -133,16 +193,22 @@ def main():
             key_content=dict(type="str", no_log=True),
             cert_content=dict(type="str"),
             chain_content=dict(type="str"),
+            key_location=dict(type="str", choices=["controller", "device"], default="controller"),
+            new_key=dict(type="bool", default=False),
+            key_type=dict(type="str", choices=list(KEY_TYPES), default="ec-p256", no_log=False),
+            common_name=dict(type="str"),
             owner=dict(type="str"),
             group=dict(type="str"),
             key_mode=dict(type="raw", default="0600", no_log=False),
             cert_mode=dict(type="raw", default="0644"),
         ),
-        required_together=[("key_content", "cert_content")],
         supports_check_mode=True,
     )
     params = module.params
+    device_key = params["key_location"] == "device"
     try:
+        _check_combination(params, device_key)
+        runner = _openssl_runner(module)
         uid, gid = resolve_owner(params["owner"], params["group"])
         key_mode = parse_mode(params["key_mode"], "key_mode")
         cert_mode = parse_mode(params["cert_mode"], "cert_mode")
@@ -150,13 +216,35 @@ def main():
             role: FileSpec(params[f"{role}_path"], key_mode if role == "key" else cert_mode, uid, gid)
             for role in ROLES
         }
+        extra = {"key_backend": backend()} if device_key else {}
+        activated = []
+        if device_key and params["new_key"] and not module.check_mode:
+            new_pending_key(specs["key"].path, params["key_type"], key_mode, uid, gid, runner)
+            extra["csr"] = csr_for(pending_path(specs["key"].path), params["common_name"], runner)
+        if device_key and params["cert_content"]:
+            if module.check_mode:
+                activated = ["key"]
+            elif activate_pending_key(specs["key"].path, params["cert_content"], runner):
+                activated = ["key"]
         contents = {role: params[f"{role}_content"] for role in ("key", "cert", "chain") if params[f"{role}_content"]}
         changed_files, fixed_attributes = converge(specs, contents, check_mode=module.check_mode)
-        result = report(specs, _openssl_runner(module))
+        changed_files = [role for role in ROLES if role in activated or role in changed_files]
+        fixed_attributes = [role for role in fixed_attributes if role not in changed_files]
+        result = report(specs, runner)
     except FleetPkiError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=bool(changed_files or fixed_attributes), changed_files=changed_files,
+    result.update(extra)
+    module.exit_json(changed=bool(changed_files or fixed_attributes or "csr" in extra), changed_files=changed_files,
                      fixed_attributes=fixed_attributes, **result)
+
+
+def _check_combination(params, device_key):
+    if device_key and params["key_content"]:
+        raise FleetPkiError("key_content cannot be used with key_location=device: the key is made on the device")
+    if not device_key and params["new_key"]:
+        raise FleetPkiError("new_key needs key_location=device")
+    if not device_key and bool(params["key_content"]) != bool(params["cert_content"]):
+        raise FleetPkiError("key_content and cert_content go together with key_location=controller")
 
 
 if __name__ == "__main__":

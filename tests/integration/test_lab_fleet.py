@@ -12,37 +12,22 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import sys
 
 import pytest
 import yaml
 from conftest import REPO, recap
+from lab_helpers import PREPARE, SSH_VARS, lab, missing_lab_tools, playbook, ssh
 
 import chromium
 
-LAB = os.path.join(REPO, "tests", "lab", "lab.py")
-PREPARE = os.path.join(REPO, "extensions", "molecule", "fleet", "prepare.yml")
-KEY = os.path.join(os.environ.get("FLEET_PKI_LAB_STATE", "/run/fleet-pki-lab"), "id_ed25519")
 ARTIFACTS = os.path.join(REPO, "tests", "output", "artifacts")
 DEVICES = {f"dev{n}": f"10.214.0.{10 + n}" for n in range(1, 5)}
 CLIENT = ("dev5", "10.214.0.15")
 MARKER = "fleet.pki lab device"
 
 
-def lab(*args):
-    return subprocess.run([sys.executable, LAB, *args], capture_output=True, text=True, check=True, timeout=900)
-
-
-def _missing_tools():
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    missing = [tool for tool in ("systemd-nspawn", "mmdebstrap", "ip") if shutil.which(tool) is None]
-    return f"lab tools missing: {', '.join(missing)}" if missing else None
-
-
-pytestmark = pytest.mark.skipif(_missing_tools() is not None, reason=str(_missing_tools()))
+pytestmark = pytest.mark.skipif(missing_lab_tools() is not None, reason=str(missing_lab_tools()))
 
 
 class LabFleet:
@@ -55,17 +40,14 @@ class LabFleet:
         self.write()
 
     def write(self):
-        ssh = {"ansible_user": "root", "ansible_ssh_private_key_file": KEY,
-               "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
-               "ansible_python_interpreter": "/usr/bin/python3"}
         inventory = {"all": {
             "vars": {"fleet_pki_dir": os.path.join(self.root, "pki"), "fleet_pki_reload_services": ["nginx"],
                      "fleet_pki_verify_port": 443},
             "children": {
-                "devices": {"vars": dict(ssh, **self.device_vars),
+                "devices": {"vars": dict(SSH_VARS, **self.device_vars),
                             "hosts": {name: {"ansible_host": address} for name, address in self.devices.items()}},
                 "clients": {"hosts": {
-                    CLIENT[0]: dict(ssh, ansible_host=CLIENT[1]),
+                    CLIENT[0]: dict(SSH_VARS, ansible_host=CLIENT[1]),
                     # The control node as a desktop: Chromium's NSS database of a test HOME.
                     "browser": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                                 "fleet_pki_trust_stores": ["nss"],
@@ -76,22 +58,12 @@ class LabFleet:
         with open(self.inventory, "w", encoding="utf-8") as handle:
             yaml.safe_dump(inventory, handle)
 
-    def playbook(self, playbook, *args, check=True):
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory, playbook, *args]
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=900)
-        output = result.stdout + result.stderr
-        if check and result.returncode != 0:
-            raise AssertionError(f"{playbook} failed ({result.returncode}):\n{output}")
-        return result.returncode, output
+    def playbook(self, path, *args, check=True):
+        return playbook(self.inventory, path, *args, check=check)
 
     def on(self, host, command):
-        """Run a shell command on a lab host over ssh; return (rc, stdout)."""
-        address = CLIENT[1] if host == CLIENT[0] else self.devices[host]
-        result = subprocess.run(["ssh", "-i", KEY, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                                 "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{address}", command],
-                                capture_output=True, text=True, check=False, timeout=60)
-        return result.returncode, result.stdout + result.stderr
+        """Run a shell command on a lab host over ssh; return (rc, output)."""
+        return ssh(CLIENT[1] if host == CLIENT[0] else self.devices[host], command, timeout=60)
 
     def summary(self, output):
         return output.split("FLEET.PKI SUMMARY", 1)[1]

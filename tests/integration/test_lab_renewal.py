@@ -15,32 +15,29 @@ The tests run in order and build on each other.
 
 from __future__ import annotations
 
-import importlib.metadata
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 import yaml
 from conftest import REPO, recap
+from lab_helpers import KEY, PREPARE, SSH_VARS, lab, missing_lab_tools, playbook, ssh
 
-LAB = os.path.join(REPO, "tests", "lab", "lab.py")
-PREPARE = os.path.join(REPO, "extensions", "molecule", "fleet", "prepare.yml")
-KEY = os.path.join(os.environ.get("FLEET_PKI_LAB_STATE", "/run/fleet-pki-lab"), "id_ed25519")
-SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-               "-o", "LogLevel=ERROR"]
 CONTROL = ("dev1", "10.214.0.11")
 DEVICES = {"dev2": "10.214.0.12", "dev3": "10.214.0.13"}
 PROJECT = "/opt/fleet"  # on the control node
 UNIT = "fleet-pki-renew"
-# The control node runs the same ansible-core and cryptography as this venv; a venv is not relocatable,
+# The control node is a Debian 12 machine (Python 3.11): its venv gets the ansible-core and cryptography that
+# requirements/dev.txt pins for Python 3.11, whichever support line runs this test. A venv is not relocatable,
 # so it is built here at a path that is the same on the control node.
-VENV = "/var/cache/fleet-pki-lab/control-venv-ansible-core-%s-cryptography-%s" % (
-    importlib.metadata.version("ansible-core"), importlib.metadata.version("cryptography"))
+REQUIREMENTS = os.path.join(REPO, "requirements", "dev.txt")
+with open(REQUIREMENTS, "rb") as _handle:
+    VENV = "/var/cache/fleet-pki-lab/control-venv-" + hashlib.sha256(_handle.read()).hexdigest()[:12]
 DEVICE_PYTHON = "/usr/bin/python3.11"  # Debian 12, on this machine and on dev1
 
 SCHEDULE_PLAYBOOK = """
@@ -52,26 +49,7 @@ SCHEDULE_PLAYBOOK = """
 """
 
 
-def lab(*args):
-    return subprocess.run([sys.executable, LAB, *args], capture_output=True, text=True, check=True, timeout=1800)
-
-
-def _missing_tools():
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    missing = [tool for tool in ("systemd-nspawn", "mmdebstrap", "ip") if shutil.which(tool) is None]
-    if not os.access(DEVICE_PYTHON, os.X_OK):
-        missing.append(DEVICE_PYTHON)
-    return f"tools missing: {', '.join(missing)}" if missing else None
-
-
-pytestmark = pytest.mark.skipif(_missing_tools() is not None, reason=str(_missing_tools()))
-
-
-def ssh(address, command, stdin=None, timeout=300):
-    result = subprocess.run(["ssh", "-i", KEY, *SSH_OPTIONS, f"root@{address}", command], input=stdin,
-                            capture_output=True, check=False, timeout=timeout)
-    return result.returncode, (result.stdout + result.stderr).decode("utf-8", "replace")
+pytestmark = pytest.mark.skipif(missing_lab_tools(DEVICE_PYTHON) is not None, reason=str(missing_lab_tools(DEVICE_PYTHON)))
 
 
 def on_control(command, stdin=None, timeout=300):
@@ -92,10 +70,8 @@ def _control_venv():
         return VENV
     shutil.rmtree(VENV, ignore_errors=True)  # a build that was interrupted
     subprocess.run([DEVICE_PYTHON, "-m", "venv", VENV], check=True, capture_output=True)
-    pins = [f"ansible-core=={importlib.metadata.version('ansible-core')}",
-            f"cryptography=={importlib.metadata.version('cryptography')}"]
-    subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", *pins], check=True, capture_output=True,
-                   timeout=900)
+    subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", "-c", REQUIREMENTS, "ansible-core", "cryptography"],
+                   check=True, capture_output=True, timeout=900)
     with open(complete, "w", encoding="utf-8"):
         pass
     return VENV
@@ -116,10 +92,8 @@ class ControlNode:
         self.local_inventory = os.path.join(self.root, "hosts.yml")
         self.serials = {}  # device: the serial it served when last looked at
         self.schedule_playbook = os.path.join(self.root, "schedule.yml")
-        ssh_vars = {"ansible_user": "root", "ansible_ssh_common_args": " ".join(SSH_OPTIONS),
-                    "ansible_python_interpreter": "/usr/bin/python3"}
         with open(self.local_inventory, "w", encoding="utf-8") as handle:
-            yaml.safe_dump({"all": {"vars": dict(ssh_vars, ansible_ssh_private_key_file=KEY), "children": {
+            yaml.safe_dump({"all": {"vars": SSH_VARS, "children": {
                 "devices": {"hosts": {name: {"ansible_host": address} for name, address in DEVICES.items()}},
                 "control": {"hosts": {CONTROL[0]: {"ansible_host": CONTROL[1]}}},
             }}}, handle)
@@ -127,20 +101,14 @@ class ControlNode:
             handle.write(SCHEDULE_PLAYBOOK)
         # The control node's own project: its inventory, ansible.cfg and PKI directory.
         self.fleet_inventory = {"all": {
-            "vars": dict(ssh_vars, ansible_ssh_private_key_file="/root/.ssh/fleet_lab", fleet_pki_dir=f"{PROJECT}/pki",
+            "vars": dict(SSH_VARS, ansible_ssh_private_key_file="/root/.ssh/fleet_lab", fleet_pki_dir=f"{PROJECT}/pki",
                          fleet_pki_reload_services=["nginx"], fleet_pki_verify_port=443, fleet_pki_validity_days=1,
                          fleet_pki_renew_before="97%"),
             "children": {"devices": {"hosts": {name: {"ansible_host": address} for name, address in DEVICES.items()}}},
         }}
 
-    def playbook_here(self, playbook, *args):
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.local_inventory,
-                   playbook, *args]
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=900)
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, f"{playbook} failed ({result.returncode}):\n{output}"
-        return output
+    def playbook_here(self, path, *args):
+        return playbook(self.local_inventory, path, *args)[1]
 
     def schedule(self, **role_vars):
         base = {"renewal_ansible_playbook": f"{VENV}/bin/ansible-playbook", "renewal_inventory": f"{PROJECT}/inventory.yml",

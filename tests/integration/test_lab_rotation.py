@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
-from conftest import REPO, recap
+from conftest import recap
+from lab_helpers import PREPARE, SSH_VARS, lab, missing_lab_tools, playbook, ssh
 
 from ansible_collections.fleet.pki.plugins.module_utils._trust_label import ca_label
 
@@ -34,29 +33,13 @@ x509 = pytest.importorskip("cryptography.x509")
 serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
 NameOID = x509.oid.NameOID
 
-LAB = os.path.join(REPO, "tests", "lab", "lab.py")
-PREPARE = os.path.join(REPO, "extensions", "molecule", "fleet", "prepare.yml")
-KEY = os.path.join(os.environ.get("FLEET_PKI_LAB_STATE", "/run/fleet-pki-lab"), "id_ed25519")
-SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-               "-o", "LogLevel=ERROR"]
 DEVICES = {"dev1": "10.214.0.11", "dev2": "10.214.0.12", "dev3": "10.214.0.13"}
 CLIENT = ("dev4", "10.214.0.14")
 MARKER = "fleet.pki lab device"
 ANCHORS = "/usr/local/share/ca-certificates"
 
 
-def lab(*args):
-    return subprocess.run([sys.executable, LAB, *args], capture_output=True, text=True, check=True, timeout=1800)
-
-
-def _missing_tools():
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    missing = [tool for tool in ("systemd-nspawn", "mmdebstrap", "ip") if shutil.which(tool) is None]
-    return f"lab tools missing: {', '.join(missing)}" if missing else None
-
-
-pytestmark = pytest.mark.skipif(_missing_tools() is not None, reason=str(_missing_tools()))
+pytestmark = pytest.mark.skipif(missing_lab_tools() is not None, reason=str(missing_lab_tools()))
 
 
 def openssl(*args, stdin=None):
@@ -69,11 +52,9 @@ class RotationLab:
         self.root = str(root)
         self.pki = os.path.join(self.root, "pki")
         self.inventory = os.path.join(self.root, "hosts.yml")
-        ssh = {"ansible_user": "root", "ansible_ssh_private_key_file": KEY,
-               "ansible_ssh_common_args": " ".join(SSH_OPTIONS), "ansible_python_interpreter": "/usr/bin/python3"}
         with open(self.inventory, "w", encoding="utf-8") as handle:
             yaml.safe_dump({"all": {
-                "vars": dict(ssh, fleet_pki_dir=self.pki, fleet_pki_reload_services=["nginx"], fleet_pki_verify_port=443,
+                "vars": dict(SSH_VARS, fleet_pki_dir=self.pki, fleet_pki_reload_services=["nginx"], fleet_pki_verify_port=443,
                              authority_validity_days=1),
                 "children": {
                     "devices": {"hosts": {name: {"ansible_host": address} for name, address in DEVICES.items()}},
@@ -82,21 +63,14 @@ class RotationLab:
             }}, handle)
         self.old_leaf = None
 
-    def playbook(self, playbook, *args):
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory, playbook, *args]
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=900)
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, f"{playbook} {args} failed ({result.returncode}):\n{output}"
-        return output
+    def playbook(self, path, *args):
+        return playbook(self.inventory, path, *args)[1]
 
     def rotate(self, step):
         return self.playbook("playbooks/rotate_ca.yml", "-e", f"fleet_pki_rollover_step={step}")
 
     def on_client(self, command, stdin=None):
-        result = subprocess.run(["ssh", "-i", KEY, *SSH_OPTIONS, f"root@{CLIENT[1]}", command], input=stdin,
-                                capture_output=True, text=True, check=False, timeout=120)
-        return result.returncode, result.stdout + result.stderr
+        return ssh(CLIENT[1], command, stdin=stdin, timeout=120)
 
     def client_reaches_every_device(self, when):
         for name, address in DEVICES.items():

@@ -22,22 +22,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
 from conftest import REPO, recap
+from lab_helpers import KEY, PREPARE, SSH_OPTIONS, SSH_VARS, lab, missing_lab_tools, playbook, ssh
 
 import chromium
 
-LAB = os.path.join(REPO, "tests", "lab", "lab.py")
-PREPARE = os.path.join(REPO, "extensions", "molecule", "fleet", "prepare.yml")
 CLIENT_JAVA = os.path.join(REPO, "tests", "integration", "java", "Client.java")
-KEY = os.path.join(os.environ.get("FLEET_PKI_LAB_STATE", "/run/fleet-pki-lab"), "id_ed25519")
-SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-               "-o", "LogLevel=ERROR"]
 DEVICE = ("dev1", "10.214.0.11")
 CLIENTS = {"dev2": "10.214.0.12", "dev3": "10.214.0.13"}  # Debian 13, Debian 12 (lab.py alternates suites)
 URL = f"https://{DEVICE[1]}/"
@@ -87,18 +81,7 @@ TRUST_PLAYBOOK = """
 """
 
 
-def lab(*args):
-    return subprocess.run([sys.executable, LAB, *args], capture_output=True, text=True, check=True, timeout=1800)
-
-
-def _missing_tools():
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    missing = [tool for tool in ("systemd-nspawn", "mmdebstrap", "ip", "javac") if shutil.which(tool) is None]
-    return f"tools missing: {', '.join(missing)}" if missing else None
-
-
-pytestmark = pytest.mark.skipif(_missing_tools() is not None, reason=str(_missing_tools()))
+pytestmark = pytest.mark.skipif(missing_lab_tools("javac") is not None, reason=str(missing_lab_tools("javac")))
 
 
 class TrustLab:
@@ -107,10 +90,8 @@ class TrustLab:
         self.inventory = os.path.join(self.root, "hosts.yml")
         self.results = os.path.join(self.root, "results")
         os.makedirs(self.results)
-        ssh = {"ansible_user": "root", "ansible_ssh_private_key_file": KEY,
-               "ansible_ssh_common_args": " ".join(SSH_OPTIONS), "ansible_python_interpreter": "/usr/bin/python3"}
         inventory = {"all": {
-            "vars": dict(ssh, fleet_pki_dir=os.path.join(self.root, "pki"), fleet_pki_reload_services=["nginx"],
+            "vars": dict(SSH_VARS, fleet_pki_dir=os.path.join(self.root, "pki"), fleet_pki_reload_services=["nginx"],
                          fleet_pki_verify_port=443),
             "children": {
                 "devices": {"hosts": {DEVICE[0]: {"ansible_host": DEVICE[1]}}},
@@ -128,13 +109,8 @@ class TrustLab:
         with open(self.trust_playbook, "w", encoding="utf-8") as handle:
             handle.write(TRUST_PLAYBOOK)
 
-    def playbook(self, playbook, *args):
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", self.inventory, playbook, *args]
-        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=900)
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, f"{playbook} failed ({result.returncode}):\n{output}"
-        return output
+    def playbook(self, path, *args):
+        return playbook(self.inventory, path, *args)[1]
 
     def trust(self, state, *args):
         """Run the trust role on the clients; return ({client: registered result}, output)."""
@@ -150,9 +126,7 @@ class TrustLab:
 
     def on(self, client, command, stdin=None):
         """Run a shell command on a client over ssh; return (rc, stdout + stderr)."""
-        result = subprocess.run(["ssh", "-i", KEY, *SSH_OPTIONS, f"root@{CLIENTS[client]}", command], input=stdin,
-                                capture_output=True, check=False, timeout=120)
-        return result.returncode, (result.stdout + result.stderr).decode("utf-8", "replace")
+        return ssh(CLIENTS[client], command, stdin=stdin, timeout=120)
 
     def clients_see(self, client):
         """What each real client on the machine makes of the device: {store: (rc, output)}."""

@@ -30,7 +30,9 @@ def test_defaults():
     (dict(ansible_host="10.0.0.1", delivery="email"), "host cam-01: delivery 'email' is not one of"),
     (dict(ansible_host="10.0.0.1", ip_addresses="10.0.0.2"), "must be a list, not the string '10.0.0.2'"),
     (dict(ansible_host="10.0.0.1", renew_before="400"), "not shorter than validity_days 365"),
-    (dict(ansible_host="10.0.0.1", key_location="device"), "key_location 'device' is not available"),
+    (dict(ansible_host="10.0.0.1", key_location="device", delivery="artifacts"),
+     "host cam-01: key_location 'device' needs delivery 'device', not 'artifacts'"),
+    (dict(ansible_host="10.0.0.1", key_location="usb"), "host cam-01: key_location 'usb' is not one of"),
 ])
 def test_bad_knobs_name_the_host_and_the_value(knobs, message):
     with pytest.raises(FleetPkiError) as error:
