@@ -187,3 +187,47 @@ def test_a_new_key_type_gives_a_new_device_key(fleet):
         check_device(fleet, name, output)
         rc, page = fleet.on(CLIENT[0], f"curl -sS --max-time 10 https://{DEVICES[name]}/")
         assert rc == 0 and MARKER in page, (name, page)
+
+
+# A compromised device: its `openssl req` asks to become a CA, for foreign names, with another subject.
+HOSTILE_OPENSSL = """#!/bin/sh
+if [ "$1" = req ]; then
+  exec /usr/bin/openssl "$@" -subj /CN=evil.example -addext basicConstraints=critical,CA:TRUE \\
+    -addext subjectAltName=DNS:evil.example,IP:10.214.0.99 -addext keyUsage=critical,keyCertSign,cRLSign
+fi
+exec /usr/bin/openssl "$@"
+"""
+
+
+def test_a_malicious_csr_gets_a_certificate_from_the_inventory_only(fleet):
+    install = subprocess.run([*SSH, f"root@{DEVICES['dev3']}",
+                              "cat > /usr/local/bin/openssl && chmod 755 /usr/local/bin/openssl"],
+                             input=HOSTILE_OPENSSL, capture_output=True, text=True, check=False, timeout=60)
+    assert install.returncode == 0, install.stderr
+    try:
+        # the wrapper really is what the device's openssl now does: its CSRs ask for CA:TRUE and evil.example
+        rc, out = fleet.on("dev3", "printf '[req]\\ndistinguished_name=dn\\nprompt=no\\n[dn]\\n' | openssl req -new "
+                                   "-key /etc/fleet-pki/key.pem -subj /CN=dev3 -config /dev/stdin | "
+                                   "/usr/bin/openssl req -noout -text")
+        assert rc == 0 and "CA:TRUE" in out and "DNS:evil.example" in out, out
+        fleet.host_vars["dev3"]["fleet_pki_key_type"] = "ec-p384"  # a new key, so a new CSR
+        fleet.write()
+        results, output = fleet.provision()
+        result = results["dev3"]
+        assert result["issued"] and result["device_key_backend"] == "openssl", result
+        warning = re.sub(r"\s+", " ", output)
+        for asked in ("the device's CSR asked for subject 'CN=evil.example'",
+                      "SANs not in the inventory (IP:10.214.0.99, DNS:evil.example)", "CA:TRUE",
+                      "key usage key_cert_sign, crl_sign", "Ignored: the certificate is built from the inventory"):
+            assert asked in warning, (asked, output)
+        rc, cert = fleet.on("dev3", "/usr/bin/openssl x509 -in /etc/fleet-pki/cert.pem -noout -subject -ext "
+                                    "basicConstraints,subjectAltName,keyUsage")
+        assert rc == 0, cert
+        assert "CA:FALSE" in cert and "CA:TRUE" not in cert, cert
+        assert "evil.example" not in cert and "10.214.0.99" not in cert and "Certificate Sign" not in cert, cert
+        assert f"IP Address:{DEVICES['dev3']}" in cert and "subject=CN = dev3" in cert, cert
+        check_device(fleet, "dev3", output)
+        rc, page = fleet.on(CLIENT[0], f"curl -sS --max-time 10 https://{DEVICES['dev3']}/")
+        assert rc == 0 and MARKER in page, page
+    finally:
+        fleet.on("dev3", "rm -f /usr/local/bin/openssl")
