@@ -5,7 +5,8 @@
 """Controller side of fleet.pki.trust_anchor.
 
 Reads and checks the CA here (where ``cryptography`` is available), works out the label and the
-host-variable defaults, then runs the module of the same name once on the target.
+host-variable defaults, then runs the module of the same name once on the target. On a Windows host
+(a PowerShell connection) it runs ansible.windows.win_certificate_store once instead.
 """
 
 from __future__ import annotations
@@ -19,8 +20,15 @@ from ansible_collections.fleet.pki.plugins.module_utils._trust_label import (
     TrustAnchorError,
     ca_label,
     der_to_pem,
+    sha256_hex,
     single_certificate_der,
     validate_label,
+)
+from ansible_collections.fleet.pki.plugins.module_utils._trust_windows import (
+    REMOTE_FILE,
+    WINDOWS_MODULE,
+    windows_module_args,
+    windows_result,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import NameOID, x509
 from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import option_or_knob
@@ -105,13 +113,17 @@ class ActionModule(ActionBase):
         for option, variable in HOST_DEFAULTS.items():
             if args.get(option) is None:
                 args[option] = self._host_default(task_vars, option, variable, fail)
-        stores = args["stores"] if args["stores"] is not None else ["system"]
-        if getattr(self._connection._shell, "SHELL_FAMILY", None) == "powershell":
-            # The PowerShell module exists (contrib/windows) but cannot be checked by ansible-test here.
-            raise fail(
-                "this is a Windows host; the PowerShell module of the store windows is not shipped yet. Until it is, "
-                "use ansible.windows.win_certificate_store with store_name Root (see docs/trust-windows.md)"
-            )
+        windows = getattr(self._connection._shell, "SHELL_FAMILY", None) == "powershell"
+        stores = args["stores"] if args["stores"] is not None else ["windows" if windows else "system"]
+        if windows:
+            others = [store for store in stores if store != "windows"]
+            if others:
+                raise fail("this is a Windows host (a PowerShell connection), where only the store windows applies, "
+                           "not %s" % ", ".join(others))
+            if not self._shared_loader_obj.module_loader.find_plugin_with_context(WINDOWS_MODULE).resolved:
+                raise fail("the store windows runs %s, but the collection ansible.windows is not installed on the "
+                           "controller (ansible-galaxy collection install ansible.windows; the ansible package "
+                           "includes it)" % WINDOWS_MODULE)
         if "bundle" in stores and not args["bundle_path"]:
             raise fail("store bundle needs bundle_path (or the host variable fleet_pki_bundle_path)")
 
@@ -132,6 +144,10 @@ class ActionModule(ActionBase):
         if args["label"] is not None:
             label = args["label"]
 
+        if windows:
+            result.update(self._run_windows(der, label, args["state"], task_vars, fail))
+            return result
+
         module_args = dict(certificate=der_to_pem(der), label=label, stores=stores, state=args["state"])
         if args["bundle_path"]:
             module_args["bundle_path"] = args["bundle_path"]
@@ -149,6 +165,21 @@ class ActionModule(ActionBase):
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
+
+    def _run_windows(self, der, label, state, task_vars, fail):
+        """One run of ansible.windows.win_certificate_store; the CA travels as a file in the host's temp dir."""
+        try:
+            remote_path = None
+            if state == "present":
+                remote_path = self._connection._shell.join_path(self._make_tmp_path(), REMOTE_FILE)
+                self._transfer_data(remote_path, der)
+            answer = self._execute_module(module_name=WINDOWS_MODULE, task_vars=task_vars,
+                                          module_args=windows_module_args(state, der, remote_path))
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        if answer.get("failed"):
+            raise fail("%s failed: %s" % (WINDOWS_MODULE, answer.get("msg", "no message")))
+        return windows_result(label, sha256_hex(der), der, state, bool(answer.get("changed")), self._task.diff)
 
     def _host_default(self, task_vars, option, variable, fail):
         """The host variable's value for option, validated like the option itself; None when unset."""

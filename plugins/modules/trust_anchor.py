@@ -22,8 +22,10 @@ description:
   - The target needs no Python C(cryptography) library.
   - Implemented stores are V(system) (Debian family, Alpine, RHEL family, SUSE, Arch family, FreeBSD), V(bundle),
     V(nss) (Chrome, Chromium and Firefox profiles on Linux), V(firefox_policy) (the Firefox enterprise policy file on
-    Linux), V(java) (Java keystores) and V(macos) (the System keychain). V(windows) is an accepted name, but its
-    PowerShell module is not shipped yet; a Windows host fails with a message that says so.
+    Linux), V(java) (Java keystores), V(macos) (the System keychain) and V(windows) (C(Cert:\LocalMachine\Root)).
+  - On a Windows host (a PowerShell connection) this module does not run. The action plugin runs
+    M(ansible.windows.win_certificate_store) once instead, so the collection C(ansible.windows) is needed on the
+    controller for Windows hosts.
 author: fleet.pki contributors (@fleet-pki)
 version_added: 0.1.0
 requirements:
@@ -51,7 +53,9 @@ attributes:
     support: full
   platform:
     support: full
-    platforms: posix
+    platforms: [posix, windows]
+    details:
+      - On Windows the action plugin runs M(ansible.windows.win_certificate_store); this module itself runs on POSIX hosts.
   safe_file_operations:
     support: partial
     details:
@@ -115,9 +119,12 @@ options:
         the CA a trusted root for SSL (C(security add-trusted-cert -d -r trustRoot -p ssl -p basic)). Since macOS 11 that
         asks for an administrator password in a dialog, even as root, so an unattended run fails with a message that
         says so; use the C(ca.mobileconfig) next to the CA with an MDM instead. Tested by simulation only.
-      - V(windows) is C(Cert:\LocalMachine\Root) on a Windows host. Its PowerShell module is not shipped yet, and the
-        task fails with a message that says so.
-      - When not set, the action plugin uses the host variable C(fleet_pki_trust_stores), and V([system]) when that is not set either.
+      - V(windows) is C(Cert:\LocalMachine\Root), the machine's Trusted Root Certification Authorities, on a Windows host
+        (a PowerShell connection). The action plugin copies the CA (DER) into the host's temporary directory and runs
+        M(ansible.windows.win_certificate_store) once; V(absent) removes the CA's thumbprint (its SHA-1) and nothing
+        else. It is the only store on a Windows host, and no other store works on other hosts. Tested by simulation only.
+      - When not set, the action plugin uses the host variable C(fleet_pki_trust_stores), and V([system]) when that is
+        not set either (V([windows]) on a Windows host).
     type: list
     elements: str
     choices: [system, bundle, nss, firefox_policy, java, macos, windows]
@@ -251,6 +258,8 @@ notes:
     C(debian:*) aliases. On RHEL, C(/etc/pki/java/cacerts) is rebuilt by C(update-ca-trust extract), which drops
     them; the module warns about that.
 seealso:
+  - module: ansible.windows.win_certificate_store
+    description: What the V(windows) store runs on a Windows host.
   - name: update-ca-certificates(8)
     description: The Debian tool that rebuilds C(/etc/ssl/certs).
     link: https://manpages.debian.org/bookworm/ca-certificates/update-ca-certificates.8.en.html
