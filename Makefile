@@ -47,7 +47,8 @@ define pytest
 	exit $$rc
 endef
 
-.PHONY: help deps venv link units units-alt integration integration-alt molecule sanity sanity-main sanity-alt lint test demo clean
+.PHONY: help deps venv link units units-alt integration integration-alt molecule sanity sanity-main sanity-alt lint test demo clean \
+	bench-venv bench bench-smoke
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PYTHON=python3.12]"
@@ -94,16 +95,19 @@ sanity-alt: venv ## ansible-test sanity on .venv-alt only
 	@test -x $(ALT_VENV)/bin/python || { echo "sanity-alt: $(ALT_VENV) missing (other Python not found)" >&2; exit 1; }
 	@bash tests/tools/sanity.sh $(ALT_VENV) -- $(SANITY_ARGS)
 
-lint: venv ## ansible-lint (production profile, offline) and antsibull-changelog lint
+# The benchmark's peer playbook uses community.crypto, which only the bench venv has: lint sees it there.
+lint: venv link bench-venv ## ansible-lint (production profile, offline) and antsibull-changelog lint
 	@rc=0; \
 	echo "=== ansible-lint --profile production --offline"; \
+	bench_site=$$($(BENCH_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS):$$bench_site \
 	$(call in_venv,$(VENV)) ansible-lint --profile production --offline $$([ -t 1 ] || echo --nocolor) || rc=1; \
 	echo "=== antsibull-changelog lint"; \
 	$(call in_venv,$(VENV)) antsibull-changelog lint && echo "antsibull-changelog lint: passed" || rc=1; \
 	exit $$rc
 
-test: deps venv link ## Everything: units, integration, demo, sanity, lint (+ units, integration, sanity on .venv-alt)
-	@steps="units integration demo molecule sanity-main lint"; \
+test: deps venv link ## Everything: units, integration, demo, sanity, lint, bench smoke (+ units, integration, sanity on .venv-alt)
+	@steps="units integration demo molecule sanity-main lint bench-smoke"; \
 	if [ -x $(ALT_VENV)/bin/python ]; then steps="$$steps units-alt integration-alt sanity-alt"; \
 	else echo "test: $(ALT_VENV) missing: the other support line is not tested"; fi; \
 	passed=0; failed=0; report=(); \
@@ -126,5 +130,21 @@ demo: venv link ## Run the demo (demo/run.sh) with .venv on PATH
 	@test -f demo/run.sh || { echo "demo: demo/run.sh not found (not written yet)" >&2; exit 1; }
 	$(call in_venv,$(VENV)) bash demo/run.sh
 
-clean: ## Remove .venv, .venv-alt, .fleet, .demo and tests/output
-	rm -rf $(VENV) $(ALT_VENV) .fleet .demo tests/output
+# The benchmark (benchmarks/README.md): make bench N=500 RUNS=3 PEER_RUNS=3
+BENCH_VENV := .venv-bench
+N ?= 500
+RUNS ?= 3
+PEER_RUNS ?= $(RUNS)
+BENCH_ARGS ?=
+
+bench-venv: ## Create .venv-bench (ansible-core of the main line, plus the ansible package for the peer)
+	@bash benchmarks/venv.sh $(BENCH_VENV)
+
+bench: bench-venv link ## Benchmark N devices against the floor and community.crypto; writes docs/performance.md
+	$(BENCH_VENV)/bin/python benchmarks/bench.py --n $(N) --runs $(RUNS) --peer-runs $(PEER_RUNS) --write-docs $(BENCH_ARGS)
+
+bench-smoke: bench-venv link ## The benchmark at N=6, one run of every scenario, checked but not timed (part of make test)
+	$(BENCH_VENV)/bin/python benchmarks/bench.py --n 6 --runs 1 --work .bench-smoke --json .bench-smoke/summary.json
+
+clean: ## Remove .venv, .venv-alt, .venv-bench, .fleet, .demo, .bench and tests/output
+	rm -rf $(VENV) $(ALT_VENV) $(BENCH_VENV) .fleet .demo .bench .bench-smoke tests/output
