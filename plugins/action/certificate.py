@@ -5,7 +5,9 @@
 
 Runs in the controller's process. The device costs one run of fleet.pki.certificate_files when
 nothing changed (it reports what it holds and keeps chain and modes in line), and a second one
-only when a new key and certificate have to be installed.
+only when a new key and certificate have to be installed. When the CA's index lists no valid
+certificate for the host (a first provision), nothing on the device can be kept: the certificate
+is issued at once and installed in the only run, which also reports what the device held.
 
 With key_location 'device' the controller never has the key: issuing costs three runs (inspect; make a
 new key on the device and return its CSR; install the certificate for it), and nothing changed still costs one.
@@ -19,7 +21,7 @@ import os
 
 from ansible_collections.fleet.pki.plugins.module_utils._artifact_exports import EXPORT_KNOBS, converge_exports, export_settings
 from ansible_collections.fleet.pki.plugins.module_utils._authority import ca_paths, load_authority
-from ansible_collections.fleet.pki.plugins.module_utils._ca_index import read_index, revoked_serials
+from ansible_collections.fleet.pki.plugins.module_utils._ca_index import lists_valid, openssl_subject, read_index, revoked_serials
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import describe, held_certificate, to_pem
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import serialization
 from ansible_collections.fleet.pki.plugins.module_utils._csr_policy import check_csr, ignored_warning
@@ -27,7 +29,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._device_files import con
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._host_artifacts import artifact_specs, host_directory
 from ansible_collections.fleet.pki.plugins.module_utils._host_settings import host_settings
-from ansible_collections.fleet.pki.plugins.module_utils._issuance import check_request, issue
+from ansible_collections.fleet.pki.plugins.module_utils._issuance import check_request, issue, leaf_subject
 from ansible_collections.fleet.pki.plugins.module_utils._key_types import generate_private_key
 from ansible_collections.fleet.pki.plugins.module_utils._names import san_strings
 from ansible_collections.fleet.pki.plugins.module_utils._renewal_decision import reasons_to_issue
@@ -79,17 +81,32 @@ class ActionModule(ControllerAction):
                                      {name: option_or_knob(args, task_vars, self._templar, name) for name in EXPORT_KNOBS})
         else:
             target = _DeviceTarget(self, task_vars, self._device_paths(args, task_vars), args, settings.key_location)
-        held_pem, key_state, (changed_files, fixed_attributes) = target.inspect(authority.pem)
+        entries = read_index(pki_dir)
+        fresh = None  # (certificate, installed files) when issued without asking the device first
+        if self._nothing_to_keep(settings, entries, now):
+            # The index lists no valid certificate for this host, so whatever the device holds goes: issue now and
+            # install in the same (only) module run, which also reports what was there, for the reasons below.
+            certificate, key_pem, cert_pem = self._issue_with_new_key(authority, args, task_vars, settings, now, pki_dir)
+            installed, previous = target.install(key_pem, cert_pem, authority.pem, report_previous=True)
+            fresh = (certificate, installed)
+            held_pem, key_state, changed_files, fixed_attributes = previous["certificate"], previous["key_state"], [], []
+        else:
+            held_pem, key_state, (changed_files, fixed_attributes) = target.inspect(authority.pem)
 
         held, held_cert = held_certificate(held_pem, key_state, authority.certificate)
-        reasons = reasons_to_issue(settings.wanted(), held, now, revoked_serials(read_index(pki_dir)))
+        reasons = reasons_to_issue(settings.wanted(), held, now, revoked_serials(entries))
+        if fresh and not reasons:  # a valid certificate that the index does not list: the index decides
+            reasons = [f"not in the index: index.txt lists no valid certificate for {settings.common_name}"]
         before = _summary(held_cert)
         outcome = {"changed": bool(changed_files or fixed_attributes), "reasons": reasons, "issued": False,
                    "changed_files": changed_files, "fixed_attributes": fixed_attributes,
                    "delivery": settings.delivery, "paths": target.paths()}
         outcome.update(before)
 
-        if reasons and self._task.check_mode:
+        if fresh:
+            after = _summary(fresh[0])
+            outcome.update(after, changed=True, issued=True, changed_files=fresh[1])
+        elif reasons and self._task.check_mode:
             outcome.update(changed=True, sans=san_strings(settings.sans))
             after = {"sans": san_strings(settings.sans), "not_after": "(new)", "serial": "(new)", "fingerprint_sha256": None}
         elif reasons and settings.key_location == "device":
@@ -101,15 +118,8 @@ class ActionModule(ControllerAction):
             if warnings:
                 outcome["warnings"] = warnings
         elif reasons:
-            passphrase = option_or_knob(args, task_vars, self._templar, "ca_passphrase")
-            key = generate_private_key(settings.key_type)
-            certificate = issue(authority, authority.private_key(passphrase), key.public_key(), settings.request(), now)
-            key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
-            cert_pem = to_pem(certificate)
-            if settings.delivery == "device":
-                _record_on_controller(pki_dir, host, cert_pem, authority.pem, key_pem if args["keep_keys"] else None)
-            installed = target.install(key_pem, cert_pem, authority.pem)
+            certificate, key_pem, cert_pem = self._issue_with_new_key(authority, args, task_vars, settings, now, pki_dir)
+            installed = target.install(key_pem, cert_pem, authority.pem)[0]
             after = _summary(certificate)
             outcome.update(after, changed=True, issued=True, changed_files=sorted(set(changed_files) | set(installed)))
         else:
@@ -126,6 +136,25 @@ class ActionModule(ControllerAction):
         if settings.delivery == "artifacts":  # firmware exports beside the PEM files (docs/devices-firmware.md)
             target.export(outcome, authority.pem, pending=bool(reasons) and self._task.check_mode, diff=self._task.diff)
         return outcome
+
+    def _nothing_to_keep(self, settings, entries, now):
+        """True when the device need not be asked first: a controller-made key for a device, outside check mode, and
+        no valid certificate for the host in the index. Saves the first provision one module run per device."""
+        return (settings.delivery == "device" and settings.key_location == "controller" and not self._task.check_mode
+                and bool(settings.common_name)
+                and not lists_valid(entries, openssl_subject(leaf_subject(settings.common_name)), now))
+
+    def _issue_with_new_key(self, authority, args, task_vars, settings, now, pki_dir):
+        """A new controller-made key and its certificate: (certificate, key PEM, certificate PEM)."""
+        passphrase = option_or_knob(args, task_vars, self._templar, "ca_passphrase")
+        key = generate_private_key(settings.key_type)
+        certificate = issue(authority, authority.private_key(passphrase), key.public_key(), settings.request(), now)
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+        cert_pem = to_pem(certificate)
+        if settings.delivery == "device":
+            _record_on_controller(pki_dir, settings.host, cert_pem, authority.pem, key_pem if args["keep_keys"] else None)
+        return certificate, key_pem, cert_pem
 
     def _device_paths(self, args, task_vars):
         dest = option_or_knob(args, task_vars, self._templar, "dest") or DEFAULT_DEST
@@ -153,8 +182,11 @@ class _DeviceTarget:
         return (result.get("certificate"), result.get("key_state", "unknown"),
                 (result.get("changed_files", []), result.get("fixed_attributes", [])))
 
-    def install(self, key_pem, cert_pem, chain_pem):
-        return self._run(key_content=key_pem, cert_content=cert_pem, chain_content=chain_pem).get("changed_files", [])
+    def install(self, key_pem, cert_pem, chain_pem, report_previous=False):
+        """Install the files: (changed files, what the device held before when report_previous, else None)."""
+        extra = {"report_previous": True} if report_previous else {}
+        result = self._run(key_content=key_pem, cert_content=cert_pem, chain_content=chain_pem, **extra)
+        return result.get("changed_files", []), result.get("previous")
 
     def new_device_key(self, key_type, common_name):
         """key_location 'device': the device makes a new (pending) key and returns a CSR for it; the key stays there."""
@@ -197,7 +229,7 @@ class _ArtifactTarget:
 
     def install(self, key_pem, cert_pem, chain_pem):
         host_directory(self._pki_dir, self._host, create=True)
-        return converge(self._specs, {"key": key_pem, "cert": cert_pem, "chain": chain_pem})[0]
+        return converge(self._specs, {"key": key_pem, "cert": cert_pem, "chain": chain_pem})[0], None
 
     def export(self, outcome, chain_pem, pending, diff):
         """DER, .der.inc, PKCS#12 and C exports from the files above; `pending`: check mode, and a new certificate is due."""

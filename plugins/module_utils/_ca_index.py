@@ -77,6 +77,15 @@ def known_serials(entries):
     return frozenset(entry.serial for entry in entries)
 
 
+def lists_valid(entries, subject, now):
+    """Whether the index lists a certificate for `subject` ('/CN=...') that is neither revoked nor expired.
+
+    Every certificate the CA signs is listed before it leaves the controller, so when none is, nothing a
+    host holds for that subject can be kept.
+    """
+    return any(entry.status == "V" and entry.subject == subject and entry.expires > now for entry in entries)
+
+
 def append_entries(pki_dir, new_entries):
     """Add entries by rewriting the index atomically (the caller holds the PKI lock)."""
     path = os.path.join(pki_dir, INDEX_FILE)

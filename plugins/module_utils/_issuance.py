@@ -38,6 +38,11 @@ def leaf_common_name(inventory_hostname):
     return str(inventory_hostname)[:MAX_CN_LENGTH]
 
 
+def leaf_subject(common_name):
+    """The subject of a leaf: its CN only, or empty (then the SANs are critical)."""
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]) if common_name else x509.Name([])
+
+
 def check_request(authority, request):
     """Everything that can be refused before signing. Raises FleetPkiError."""
     refuse_outside(request.sans, authority.constraints)
@@ -49,7 +54,7 @@ def issue(authority, ca_key, public_key, request, now=None):
     now = now or datetime.datetime.now(datetime.timezone.utc)
     # A leaf must not outlive its CA: clients would reject the chain after the CA expires anyway.
     not_after = min(now + datetime.timedelta(days=int(request.validity_days)), authority.certificate.not_valid_after_utc)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, request.common_name)]) if request.common_name else x509.Name([])
+    subject = leaf_subject(request.common_name)
     with pki_lock(authority.pki_dir):
         entries = _ca_index.read_index(authority.pki_dir)
         serial = unique_serial(_ca_index.known_serials(entries))

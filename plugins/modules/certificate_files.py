@@ -89,6 +89,13 @@ options:
   chain_content:
     description: The CA chain in PEM.
     type: str
+  report_previous:
+    description:
+      - Also return what the device held before this run changed anything, as RV(previous).
+      - The fleet.pki.certificate action plugin sets it when it installs a new certificate without asking first,
+        because the CA's index lists no valid certificate for the host, so nothing on the device could be kept.
+    type: bool
+    default: false
   owner:
     description: Owner of the files (name or number). Default is the user the module runs as.
     type: str
@@ -154,6 +161,17 @@ csr:
   description: The CSR (PEM) for the new pending key. Never the key itself.
   returned: when O(new_key=true), outside check mode
   type: str
+previous:
+  description: What the device held before this run, in the form of RV(certificate) and RV(key_state).
+  returned: when O(report_previous=true)
+  type: dict
+  contains:
+    certificate:
+      description: The certificate the device held before, in PEM, or null.
+      type: str
+    key_state:
+      description: Whether the key held before belonged to that certificate.
+      type: str
 key_backend:
   description: What makes keys and CSRs on this device, V(cryptography) or V(openssl).
   returned: when O(key_location=device)
@@ -201,6 +219,7 @@ def main():
             group=dict(type="str"),
             key_mode=dict(type="raw", default="0600", no_log=False),
             cert_mode=dict(type="raw", default="0644"),
+            report_previous=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -217,6 +236,8 @@ def main():
             for role in ROLES
         }
         extra = {"key_backend": backend()} if device_key else {}
+        if params["report_previous"]:
+            extra["previous"] = report(specs, runner)
         activated = []
         if device_key and params["new_key"] and not module.check_mode:
             new_pending_key(specs["key"].path, params["key_type"], key_mode, uid, gid, runner)

@@ -70,6 +70,28 @@ def test_provision_verify_rerun_and_readdress(fleet, endpoints):
     assert all(ok for _name, _client, ok, _detail in rows), rows
 
 
+def test_first_provision_costs_one_module_run_per_device_and_reports_what_was_there(fleet):
+    # Nothing for these hosts in the index: issue at once, install in the only run, learn from it what was there.
+    garbage = fleet.device_file("dev2", "cert")
+    os.makedirs(os.path.dirname(garbage), exist_ok=True)
+    with open(garbage, "w", encoding="utf-8") as handle:
+        handle.write("not a certificate\n")
+    _rc, output = fleet.playbook("-vvv")
+    for address in fleet.devices.values():
+        assert output.count(f"<{address}> EXEC ") == 1, (address, output)
+    summary = output.split("FLEET.PKI SUMMARY", 1)[1]
+    assert re.search(r"^dev1\s+issued\s+missing: no certificate on the host$", summary, re.M), summary
+    assert re.search(r"^dev2\s+\w+\s+unreadable: the certificate on the host is not a readable PEM certificate$",
+                     summary, re.M), summary
+    with open(garbage, encoding="utf-8") as handle:
+        assert "BEGIN CERTIFICATE" in handle.read()
+    # The index lists them now: the next run asks first, and keeps them.
+    _rc, output = fleet.playbook("-vvv")
+    assert all(counts["changed"] == 0 for counts in recap(output).values()), output
+    for address in fleet.devices.values():
+        assert output.count(f"<{address}> EXEC ") == 1, (address, output)
+
+
 def test_certificate_inside_renew_before_is_reissued(fleet):
     fleet.group_vars["fleet_pki_validity_days"] = 1
     fleet.write()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 import os
@@ -14,10 +15,10 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ansible_collections.fleet.pki.plugins.module_utils._authority import AuthoritySettings, ensure_authority
-from ansible_collections.fleet.pki.plugins.module_utils._ca_index import read_index
+from ansible_collections.fleet.pki.plugins.module_utils._ca_index import lists_valid, openssl_subject, read_index
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import held_certificate, to_pem
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
-from ansible_collections.fleet.pki.plugins.module_utils._issuance import LeafRequest, issue
+from ansible_collections.fleet.pki.plugins.module_utils._issuance import LeafRequest, issue, leaf_subject
 from ansible_collections.fleet.pki.plugins.module_utils._key_types import generate_private_key
 from ansible_collections.fleet.pki.plugins.module_utils._renewal_decision import RenewBefore, Wanted, reasons_to_issue
 
@@ -127,3 +128,16 @@ def test_openssl_ca_accepts_the_index(authority, tmp_path):
     result = subprocess.run(["openssl", "ca", "-config", str(config), "-status", serial],
                             capture_output=True, text=True, check=False)
     assert f"{serial}=Valid" in result.stdout + result.stderr
+
+
+def test_the_index_tells_whether_a_host_can_hold_a_valid_certificate(authority, now):
+    subject = openssl_subject(leaf_subject("cam-05"))
+    assert subject == "/CN=cam-05"
+    assert not lists_valid(read_index(authority.pki_dir), subject, now)
+    sign(authority, now=now)
+    entries = read_index(authority.pki_dir)
+    assert lists_valid(entries, subject, now)
+    assert not lists_valid(entries, "/CN=cam-06", now)
+    assert not lists_valid(entries, subject, now + datetime.timedelta(days=400))  # expired by then
+    revoked = [dataclasses.replace(entry, status="R") for entry in entries]
+    assert not lists_valid(revoked, subject, now)
