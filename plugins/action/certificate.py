@@ -19,18 +19,18 @@ from __future__ import annotations
 import datetime
 import os
 
-from ansible_collections.fleet.pki.plugins.module_utils._artifact_exports import EXPORT_KNOBS, converge_exports, export_settings
+from ansible_collections.fleet.pki.plugins.module_utils._artifact_exports import EXPORT_KNOBS
+from ansible_collections.fleet.pki.plugins.module_utils._artifact_batch import converge_artifacts
 from ansible_collections.fleet.pki.plugins.module_utils._authority import ca_paths, load_authority
 from ansible_collections.fleet.pki.plugins.module_utils._ca_index import lists_valid, openssl_subject, read_index, revoked_serials
-from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import describe, held_certificate, to_pem
-from ansible_collections.fleet.pki.plugins.module_utils._crypto import serialization
+from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import held_certificate, public_summary, summary_text, to_pem
 from ansible_collections.fleet.pki.plugins.module_utils._csr_policy import check_csr, ignored_warning
-from ansible_collections.fleet.pki.plugins.module_utils._device_files import converge, report
+from ansible_collections.fleet.pki.plugins.module_utils._device_files import converge
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._host_artifacts import artifact_specs, host_directory
 from ansible_collections.fleet.pki.plugins.module_utils._host_settings import host_settings
 from ansible_collections.fleet.pki.plugins.module_utils._issuance import check_request, issue, leaf_subject
-from ansible_collections.fleet.pki.plugins.module_utils._key_types import generate_private_key
+from ansible_collections.fleet.pki.plugins.module_utils._key_types import generate_private_key, private_key_pem
 from ansible_collections.fleet.pki.plugins.module_utils._names import san_strings
 from ansible_collections.fleet.pki.plugins.module_utils._renewal_decision import reasons_to_issue
 from ansible_collections.fleet.pki.plugins.plugin_utils._controller_action import ControllerAction
@@ -76,11 +76,12 @@ class ActionModule(ControllerAction):
         authority = load_authority(pki_dir)
         now = datetime.datetime.now(datetime.timezone.utc)
 
-        if settings.delivery == "artifacts":
-            target = _ArtifactTarget(pki_dir, host, self._task.check_mode,
-                                     {name: option_or_knob(args, task_vars, self._templar, name) for name in EXPORT_KNOBS})
-        else:
-            target = _DeviceTarget(self, task_vars, self._device_paths(args, task_vars), args, settings.key_location)
+        if settings.delivery == "artifacts":  # the files, and the firmware exports, in <pki_dir>/hosts/<host>/
+            knobs = {name: option_or_knob(args, task_vars, self._templar, name) for name in EXPORT_KNOBS}
+            return converge_artifacts(authority, [(settings, knobs)], now, lambda: self._ca_key(authority, args, task_vars),
+                                      check_mode=self._task.check_mode, diff=self._task.diff)[host]
+
+        target = _DeviceTarget(self, task_vars, self._device_paths(args, task_vars), args, settings.key_location)
         entries = read_index(pki_dir)
         fresh = None  # (certificate, installed files) when issued without asking the device first
         if self._nothing_to_keep(settings, entries, now):
@@ -97,45 +98,44 @@ class ActionModule(ControllerAction):
         reasons = reasons_to_issue(settings.wanted(), held, now, revoked_serials(entries))
         if fresh and not reasons:  # a valid certificate that the index does not list: the index decides
             reasons = [f"not in the index: index.txt lists no valid certificate for {settings.common_name}"]
-        before = _summary(held_cert)
+        before = public_summary(held_cert)
         outcome = {"changed": bool(changed_files or fixed_attributes), "reasons": reasons, "issued": False,
                    "changed_files": changed_files, "fixed_attributes": fixed_attributes,
                    "delivery": settings.delivery, "paths": target.paths()}
         outcome.update(before)
 
         if fresh:
-            after = _summary(fresh[0])
+            after = public_summary(fresh[0])
             outcome.update(after, changed=True, issued=True, changed_files=fresh[1])
         elif reasons and self._task.check_mode:
             outcome.update(changed=True, sans=san_strings(settings.sans))
             after = {"sans": san_strings(settings.sans), "not_after": "(new)", "serial": "(new)", "fingerprint_sha256": None}
         elif reasons and settings.key_location == "device":
-            passphrase = option_or_knob(args, task_vars, self._templar, "ca_passphrase")
-            certificate, installed, warnings = _issue_for_device_key(target, authority, authority.private_key(passphrase),
+            certificate, installed, warnings = _issue_for_device_key(target, authority, self._ca_key(authority, args, task_vars),
                                                                      settings, now, pki_dir, args["keep_keys"])
-            after = _summary(certificate)
+            after = public_summary(certificate)
             outcome.update(after, changed=True, issued=True, changed_files=sorted(set(changed_files) | set(installed)))
             if warnings:
                 outcome["warnings"] = warnings
         elif reasons:
             certificate, key_pem, cert_pem = self._issue_with_new_key(authority, args, task_vars, settings, now, pki_dir)
             installed = target.install(key_pem, cert_pem, authority.pem)[0]
-            after = _summary(certificate)
+            after = public_summary(certificate)
             outcome.update(after, changed=True, issued=True, changed_files=sorted(set(changed_files) | set(installed)))
         else:
             after = before
 
-        if settings.delivery == "device":
-            outcome.update(key_location=settings.key_location, device_runs=target.runs)
-            if target.key_backend:
-                outcome["device_key_backend"] = target.key_backend
+        outcome.update(key_location=settings.key_location, device_runs=target.runs)
+        if target.key_backend:
+            outcome["device_key_backend"] = target.key_backend
         if self._task.diff and reasons:
-            outcome["diff"] = {"before": _diff_text(before), "after": _diff_text(after),
+            outcome["diff"] = {"before": summary_text(before), "after": summary_text(after),
                                "before_header": f"{host} certificate (held)",
                                "after_header": f"{host} certificate (wanted)"}
-        if settings.delivery == "artifacts":  # firmware exports beside the PEM files (docs/devices-firmware.md)
-            target.export(outcome, authority.pem, pending=bool(reasons) and self._task.check_mode, diff=self._task.diff)
         return outcome
+
+    def _ca_key(self, authority, args, task_vars):
+        return authority.private_key(option_or_knob(args, task_vars, self._templar, "ca_passphrase"))
 
     def _nothing_to_keep(self, settings, entries, now):
         """True when the device need not be asked first: a controller-made key for a device, outside check mode, and
@@ -145,15 +145,11 @@ class ActionModule(ControllerAction):
                 and not lists_valid(entries, openssl_subject(leaf_subject(settings.common_name)), now))
 
     def _issue_with_new_key(self, authority, args, task_vars, settings, now, pki_dir):
-        """A new controller-made key and its certificate: (certificate, key PEM, certificate PEM)."""
-        passphrase = option_or_knob(args, task_vars, self._templar, "ca_passphrase")
+        """A new controller-made key and its certificate for a device: (certificate, key PEM, certificate PEM)."""
         key = generate_private_key(settings.key_type)
-        certificate = issue(authority, authority.private_key(passphrase), key.public_key(), settings.request(), now)
-        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-        cert_pem = to_pem(certificate)
-        if settings.delivery == "device":
-            _record_on_controller(pki_dir, settings.host, cert_pem, authority.pem, key_pem if args["keep_keys"] else None)
+        certificate = issue(authority, self._ca_key(authority, args, task_vars), key.public_key(), settings.request(), now)
+        key_pem, cert_pem = private_key_pem(key), to_pem(certificate)
+        _record_on_controller(pki_dir, settings.host, cert_pem, authority.pem, key_pem if args["keep_keys"] else None)
         return certificate, key_pem, cert_pem
 
     def _device_paths(self, args, task_vars):
@@ -210,40 +206,6 @@ class _DeviceTarget:
         return result
 
 
-class _ArtifactTarget:
-    """<pki_dir>/hosts/<host>/ on the controller: the output for devices that cannot run Python."""
-
-    def __init__(self, pki_dir, host, check_mode, export_knobs=None):
-        self._pki_dir, self._host, self._check_mode = pki_dir, host, check_mode
-        self._specs = artifact_specs(pki_dir, host)
-        self._exports = export_settings(host, **(export_knobs or {}))  # validated before anything is written
-
-    def paths(self):
-        return {role: spec.path for role, spec in self._specs.items()}
-
-    def inspect(self, chain_pem):
-        exists = os.path.isdir(host_directory(self._pki_dir, self._host))
-        changed = converge(self._specs, {"chain": chain_pem}, check_mode=self._check_mode) if exists else ([], [])
-        held = report(self._specs)
-        return held["certificate"], held["key_state"], changed
-
-    def install(self, key_pem, cert_pem, chain_pem):
-        host_directory(self._pki_dir, self._host, create=True)
-        return converge(self._specs, {"key": key_pem, "cert": cert_pem, "chain": chain_pem})[0], None
-
-    def export(self, outcome, chain_pem, pending, diff):
-        """DER, .der.inc, PKCS#12 and C exports from the files above; `pending`: check mode, and a new certificate is due."""
-        paths, changed = converge_exports(host_directory(self._pki_dir, self._host), self._exports, chain_pem,
-                                          check_mode=self._check_mode, pending=pending)
-        outcome.update(artifacts=paths, changed_artifacts=changed)
-        if changed:
-            outcome["changed"] = True
-        if changed and diff:
-            entry = {"prepared": f"{self._host} exports {'to write' if self._check_mode else 'written'} in "
-                                 f"{host_directory(self._pki_dir, self._host)}:\n" + "".join(f"  {name}\n" for name in changed)}
-            outcome["diff"] = [outcome["diff"], entry] if "diff" in outcome else entry
-
-
 def _record_on_controller(pki_dir, host, cert_pem, chain_pem, key_pem=None):
     """Keep the public files of every host (and its key only when keep_keys asks for it)."""
     host_directory(pki_dir, host, create=True)
@@ -271,16 +233,3 @@ def _issue_for_device_key(target, authority, ca_key, settings, now, pki_dir, kee
     _record_on_controller(pki_dir, settings.host, cert_pem, authority.pem)
     installed = target.install_for_device_key(cert_pem, authority.pem)
     return certificate, installed, warnings
-
-
-def _summary(certificate):
-    """What the task returns and diff mode shows about a certificate (public facts only)."""
-    facts = describe(certificate) if certificate is not None else {}
-    return {key: facts.get(key, [] if key == "sans" else None)
-            for key in ("serial", "not_after", "sans", "fingerprint_sha256")}
-
-
-def _diff_text(summary):
-    lines = [f"serial: {summary['serial'] or '(none)'}", f"not_after: {summary['not_after'] or '(none)'}", "sans:"]
-    lines += [f"  - {san}" for san in summary["sans"]]
-    return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ requirements:
 from ansible.plugins.callback import CallbackBase
 
 CERTIFICATE_ACTIONS = ("fleet.pki.certificate", "certificate")
+BATCH_ACTIONS = ("fleet.pki.artifacts", "artifacts")  # one result for many hosts
 PREFLIGHT_ACTIONS = ("fleet.pki.preflight", "preflight")
 # Reasons that mean the device had no usable certificate (the prefixes of _renewal_decision's reasons).
 FIRST_ISSUE_REASONS = ("missing", "unreadable")
@@ -45,17 +46,10 @@ class CallbackModule(CallbackBase):
             self._devices += [host for host in data.get("hosts", {}) if host not in self._devices]
         elif action in CERTIFICATE_ACTIONS:
             host = result._host.get_name()  # pylint: disable=protected-access
-            if data.get("issued") or data.get("reasons"):
-                reasons = data.get("reasons", [])
-                # A device that held a usable certificate had it renewed; one that held none got its first.
-                first = all(reason.startswith(FIRST_ISSUE_REASONS) for reason in reasons)
-                if result._task.check_mode:  # pylint: disable=protected-access
-                    verb = "would issue" if first else "would renew"
-                else:
-                    verb = "issued" if first else "renewed"
-                self._outcomes[host] = f"{verb:<12} {'; '.join(reasons)}"
-            else:
-                self._outcomes[host] = "kept"
+            self._outcomes[host] = _outcome(data, result._task.check_mode)  # pylint: disable=protected-access
+        elif action in BATCH_ACTIONS:
+            for host, outcome in data.get("hosts", {}).items():
+                self._outcomes[host] = _outcome(outcome, result._task.check_mode)  # pylint: disable=protected-access
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if ignore_errors:
@@ -79,3 +73,17 @@ class CallbackModule(CallbackBase):
         for host in hosts:
             outcome = self._outcomes.get(host, "not reached  (the rollout stopped before this device)")
             self._display.display(f"{host:<{width}}  {outcome}")
+
+
+def _outcome(data, check_mode):
+    """One host's line: issued, renewed (with the reasons), or kept."""
+    if not (data.get("issued") or data.get("reasons")):
+        return "kept"
+    reasons = data.get("reasons", [])
+    # A device that held a usable certificate had it renewed; one that held none got its first.
+    first = all(reason.startswith(FIRST_ISSUE_REASONS) for reason in reasons)
+    if check_mode:
+        verb = "would issue" if first else "would renew"
+    else:
+        verb = "issued" if first else "renewed"
+    return f"{verb:<12} {'; '.join(reasons)}"

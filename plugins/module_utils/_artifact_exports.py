@@ -26,11 +26,12 @@ from ansible_collections.fleet.pki.plugins.module_utils._c_export import (
     COptions, Material, default_prefix, der_inc, render, validate_prefix,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import describe
-from ansible_collections.fleet.pki.plugins.module_utils._crypto import ec, require_cryptography, rsa, serialization, x509
+from ansible_collections.fleet.pki.plugins.module_utils._crypto import ec, load_own_private_key, require_cryptography, rsa, serialization, x509
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._pkcs12_export import (
     DEFAULT_ENCRYPTION, build as build_pkcs12, holds as pkcs12_holds, validate_encryption,
 )
+from ansible_collections.fleet.pki.plugins.module_utils._trust_label import TrustAnchorError, pem_blocks, pem_body_to_der
 
 FORMATS = ("pem", "der", "der_inc", "pkcs12", "c_header")
 DEFAULT_FORMATS = ("pem", "der")
@@ -172,7 +173,7 @@ def _load(key_pem, cert_pem, chain_pem):
     require_cryptography()
     key_pem, cert_pem, chain_pem = (text.encode() if isinstance(text, str) else text for text in (key_pem, cert_pem, chain_pem))
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
+        key = load_own_private_key(key_pem)
         certificate = x509.load_pem_x509_certificate(cert_pem)
         chain = x509.load_pem_x509_certificates(chain_pem)
     except ValueError:
@@ -219,18 +220,38 @@ def _unsigned(value):
     return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
 
+def _plain_ders(key_pem, cert_pem, chain_pem):
+    """(certificate, PKCS#8 key, CA) DER straight from PEM files as fleet.pki writes them, or None.
+
+    PEM is base64 of DER, so nothing needs parsing: the per-device cost of a fleet's DER exports. None when a
+    file is in another form (another key format, say); then material() parses and checks everything.
+    """
+    try:
+        blocks = [pem_blocks(text.decode("ascii") if isinstance(text, bytes) else text)
+                  for text in (cert_pem, key_pem, chain_pem)]
+        if [kind for kind, _body in blocks[0]] != ["CERTIFICATE"] or [kind for kind, _body in blocks[1]] != ["PRIVATE KEY"]:
+            return None
+        if not blocks[2] or any(kind != "CERTIFICATE" for kind, _body in blocks[2]):
+            return None
+        return tuple(pem_body_to_der(found[index][1]) for found, index in zip(blocks, (0, 0, -1)))
+    except (UnicodeDecodeError, TrustAnchorError):
+        return None
+
+
 def _exports(settings, key_pem, cert_pem, chain_pem):
     planned = planned_files(settings)
-    data = material(key_pem, cert_pem, chain_pem)
+    ders = None if "c_header" in settings.formats else _plain_ders(key_pem, cert_pem, chain_pem)
+    data = material(key_pem, cert_pem, chain_pem) if ders is None else None  # the C exports need every fact
+    cert_der, key_der, ca_der = ders or (data.cert_der, data.key_der, data.ca_der)
     exports = []
     if "der" in settings.formats:
-        exports += [_Export(planned["cert_der"], "cert_der", False, data.cert_der),
-                    _Export(planned["key_der"], "key_der", True, data.key_der),
-                    _Export(planned["ca_der"], "ca_der", False, data.ca_der)]
+        exports += [_Export(planned["cert_der"], "cert_der", False, cert_der),
+                    _Export(planned["key_der"], "key_der", True, key_der),
+                    _Export(planned["ca_der"], "ca_der", False, ca_der)]
     if "der_inc" in settings.formats:
-        exports += [_Export(planned["cert_der_inc"], "cert_der_inc", False, der_inc(data.cert_der).encode()),
-                    _Export(planned["key_der_inc"], "key_der_inc", True, der_inc(data.key_der).encode()),
-                    _Export(planned["ca_der_inc"], "ca_der_inc", False, der_inc(data.ca_der).encode())]
+        exports += [_Export(planned["cert_der_inc"], "cert_der_inc", False, der_inc(cert_der).encode()),
+                    _Export(planned["key_der_inc"], "key_der_inc", True, der_inc(key_der).encode()),
+                    _Export(planned["ca_der_inc"], "ca_der_inc", False, der_inc(ca_der).encode())]
     if "pkcs12" in settings.formats:
         exports.append(_Export(planned["pkcs12"], "pkcs12", True))
     if "c_header" in settings.formats:

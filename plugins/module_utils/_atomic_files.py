@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import tempfile
@@ -30,13 +31,61 @@ def ensure_directory(path, mode=0o700):
     return True
 
 
+# While deferred_writes() is open: final path -> (temp file, bytes) of the writes not yet renamed.
+_deferred = None
+
+
+@contextlib.contextmanager
+def deferred_writes():
+    """Batch the atomic writes made inside: temp files now, one sync, then every rename, then one more sync.
+
+    One sync for a whole fleet's files instead of an fsync per file and per directory, with the same promise:
+    after a crash each file is old or new, never half-written. Reads inside see the pending content.
+    """
+    global _deferred  # pylint: disable=global-statement
+    if _deferred is not None:  # nested: the outer batch commits
+        yield
+        return
+    _deferred = {}
+    try:
+        yield
+        os.sync()  # every temp file's content is durable before any rename makes it visible
+        for path, (tmp, _data) in list(_deferred.items()):
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise _write_error(path, exc) from None
+            del _deferred[path]
+        os.sync()
+    finally:
+        for tmp, _data in _deferred.values():  # whatever was not renamed: an error came first
+            _remove_quietly(tmp)
+        _deferred = None
+
+
 def write_file_atomic(path, data, mode=0o600, owner=None, group=None):
     """Write bytes to `path` through a temp file in the same directory that has its final mode from the start."""
     if isinstance(data, str):
         data = data.encode()
-    directory = os.path.dirname(os.path.abspath(path))
+    path = os.path.abspath(path)
+    if _deferred is not None:
+        if path in _deferred:
+            _remove_quietly(_deferred.pop(path)[0])
+        _deferred[path] = (_write_temp(path, data, mode, owner, group, sync=False), data)
+        return
+    tmp = _write_temp(path, data, mode, owner, group, sync=True)
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        raise _write_error(path, exc) from None
+    _fsync_directory(os.path.dirname(path))
+
+
+def _write_temp(path, data, mode, owner, group, sync):
+    """A complete temp file beside `path`, with its final mode and owner; fsynced when `sync`. Returns its path."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     except OSError as exc:
         raise FleetPkiError(f"cannot write {path}: {exc.strerror}") from None
     try:
@@ -47,23 +96,29 @@ def write_file_atomic(path, data, mode=0o600, owner=None, group=None):
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
     except OSError as exc:
         _remove_quietly(tmp)
-        if exc.errno == errno.ENOSPC:
-            raise FleetPkiError(f"cannot write {path}: no space left on device; the old file is unchanged") from None
-        raise FleetPkiError(f"cannot write {path}: {exc.strerror}") from None
+        raise _write_error(path, exc) from None
     except BaseException:
         _remove_quietly(tmp)
         raise
-    _fsync_directory(directory)
+    return tmp
+
+
+def _write_error(path, exc):
+    if exc.errno == errno.ENOSPC:
+        return FleetPkiError(f"cannot write {path}: no space left on device; the old file is unchanged")
+    return FleetPkiError(f"cannot write {path}: {exc.strerror}")
 
 
 def read_file(path):
-    """Bytes of `path`, or None if it does not exist."""
+    """Bytes of `path`, or None if it does not exist (inside deferred_writes(), what was written there)."""
+    if _deferred is not None and os.path.abspath(path) in _deferred:
+        return _deferred[os.path.abspath(path)][1]
     try:
         with open(path, "rb") as handle:
             return handle.read()

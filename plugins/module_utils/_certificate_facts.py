@@ -96,6 +96,21 @@ def describe(certificate):
     }
 
 
+def public_summary(certificate):
+    """What a task returns and diff mode shows about a certificate (or None): serial, not_after, sans, fingerprint."""
+    if certificate is None:
+        return {"serial": None, "not_after": None, "sans": [], "fingerprint_sha256": None}
+    return {"serial": serial_hex(certificate.serial_number), "not_after": iso(certificate.not_valid_after_utc),
+            "sans": san_strings(sans_of(certificate)), "fingerprint_sha256": fingerprint_sha256(certificate)}
+
+
+def summary_text(summary):
+    """A public_summary() as diff text."""
+    lines = [f"serial: {summary['serial'] or '(none)'}", f"not_after: {summary['not_after'] or '(none)'}", "sans:"]
+    lines += [f"  - {san}" for san in summary["sans"]]
+    return "\n".join(lines) + "\n"
+
+
 def held_certificate(cert_pem, key_state, ca_certificate):
     """Turn what a host reports (certificate PEM or None, key state) into (the decision's `Held`, the parsed
     certificate or None)."""

@@ -30,7 +30,21 @@ def require_cryptography():
         raise FleetPkiError("the Python 'cryptography' package is required on the control node (pip install cryptography)")
 
 
+def load_own_private_key(data):
+    """An unencrypted PEM key that fleet.pki wrote itself (a leaf key): RSA's consistency check is skipped.
+
+    That check costs milliseconds per RSA key and guards against keys crafted by someone else; these come
+    from our own writer. The CA key is always loaded with the check. Raises ValueError or TypeError.
+    """
+    try:
+        return serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+    except TypeError as exc:
+        if "unsafe_skip_rsa_key_validation" not in str(exc):
+            raise
+        return serialization.load_pem_private_key(data, password=None)  # cryptography < 39
+
+
 __all__ = [
     "HAS_CRYPTOGRAPHY", "InvalidSignature", "ExtendedKeyUsageOID", "NameOID",
-    "ec", "hashes", "require_cryptography", "rsa", "serialization", "x509",
+    "ec", "hashes", "load_own_private_key", "require_cryptography", "rsa", "serialization", "x509",
 ]

@@ -50,22 +50,36 @@ def check_request(authority, request):
 
 def issue(authority, ca_key, public_key, request, now=None):
     """Sign and record one leaf. Returns the x509.Certificate."""
-    check_request(authority, request)
+    return issue_many(authority, ca_key, [(public_key, request)], now)[0]
+
+
+def issue_many(authority, ca_key, items, now=None):
+    """Sign and record leaves for [(public key, LeafRequest)], under one lock and with one index write.
+
+    Every request is checked before anything is signed. Returns the certificates in the order of `items`.
+    """
+    for _public_key, request in items:
+        check_request(authority, request)
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    # A leaf must not outlive its CA: clients would reject the chain after the CA expires anyway.
-    not_after = min(now + datetime.timedelta(days=int(request.validity_days)), authority.certificate.not_valid_after_utc)
-    subject = leaf_subject(request.common_name)
+    certificates, entries_added = [], []
     with pki_lock(authority.pki_dir):
-        entries = _ca_index.read_index(authority.pki_dir)
-        serial = unique_serial(_ca_index.known_serials(entries))
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(authority.certificate.subject)
-                   .public_key(public_key).serial_number(serial)
-                   .not_valid_before(now - BACKDATE).not_valid_after(not_after))
-        for extension, critical in leaf_extensions(request.profile, public_key, request.sans, authority.certificate,
-                                                   subject_is_empty=not request.common_name):
-            builder = builder.add_extension(extension, critical=critical)
-        certificate = builder.sign(ca_key, signature_hash_for(ca_key))
-        _ca_index.append_entries(authority.pki_dir, [_ca_index.IndexEntry(
-            "V", certificate.not_valid_after_utc, "", serial_hex(serial), _ca_index.openssl_subject(subject),
-        )])
-    return certificate
+        taken = set(_ca_index.known_serials(_ca_index.read_index(authority.pki_dir)))
+        for public_key, request in items:
+            # A leaf must not outlive its CA: clients would reject the chain after the CA expires anyway.
+            not_after = min(now + datetime.timedelta(days=int(request.validity_days)),
+                            authority.certificate.not_valid_after_utc)
+            subject = leaf_subject(request.common_name)
+            serial = unique_serial(taken)
+            taken.add(serial_hex(serial))
+            builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(authority.certificate.subject)
+                       .public_key(public_key).serial_number(serial)
+                       .not_valid_before(now - BACKDATE).not_valid_after(not_after))
+            for extension, critical in leaf_extensions(request.profile, public_key, request.sans, authority.certificate,
+                                                       subject_is_empty=not request.common_name):
+                builder = builder.add_extension(extension, critical=critical)
+            certificate = builder.sign(ca_key, signature_hash_for(ca_key))
+            certificates.append(certificate)
+            entries_added.append(_ca_index.IndexEntry("V", certificate.not_valid_after_utc, "", serial_hex(serial),
+                                                      _ca_index.openssl_subject(subject)))
+        _ca_index.append_entries(authority.pki_dir, entries_added)
+    return certificates

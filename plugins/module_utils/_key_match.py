@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.fleet.pki.plugins.module_utils._crypto import HAS_CRYPTOGRAPHY, serialization, x509
+from ansible_collections.fleet.pki.plugins.module_utils._crypto import HAS_CRYPTOGRAPHY, load_own_private_key, serialization, x509
 
 
 def key_state(key_path, cert_pem, run_command=None):
@@ -31,7 +31,7 @@ def key_state(key_path, cert_pem, run_command=None):
 def _with_cryptography(key_path, cert_pem):
     try:
         with open(key_path, "rb") as handle:
-            key = serialization.load_pem_private_key(handle.read(), password=None)
+            key = load_own_private_key(handle.read())
         certificate = x509.load_pem_x509_certificate(cert_pem.encode())
     except (OSError, ValueError, TypeError):
         return "unreadable"

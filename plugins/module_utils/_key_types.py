@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.fleet.pki.plugins.module_utils._crypto import ec, hashes, require_cryptography, rsa
+from ansible_collections.fleet.pki.plugins.module_utils._crypto import ec, hashes, require_cryptography, rsa, serialization
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 
 KEY_TYPES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -34,6 +34,12 @@ def generate_private_key(key_type):
     if key_type.startswith("ec-"):
         return ec.generate_private_key(getattr(ec, _CURVES[key_type].upper())())
     return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[4:]))
+
+
+def private_key_pem(key):
+    """A new key as unencrypted PKCS#8 PEM text (it is written with mode 0600, or sent under no_log)."""
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
 
 
 def key_type_of(public_key):

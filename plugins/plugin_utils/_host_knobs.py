@@ -17,12 +17,19 @@ def option_or_knob(task_args, variables, templar, option, knob=None):
     if value is not None:
         return value
     raw = variables.get(knob or KNOB_PREFIX + option)
-    return None if raw is None else templar.template(raw)
+    return None if raw is None else template(templar, raw)
+
+
+def template(templar, value):
+    """The value with its templates expanded; plain strings and numbers skip the templar (a fleet has thousands)."""
+    if isinstance(value, (bool, int, float)) or (isinstance(value, str) and "{" not in value):
+        return value
+    return templar.template(value)
 
 
 def resolve_pki_dir(value, variables, templar):
     """Absolute PKI directory. Relative paths and the default ('pki' beside the inventory) start at the inventory."""
-    base = templar.template(variables.get("inventory_dir") or "") or os.getcwd()
+    base = template(templar, variables.get("inventory_dir") or "") or os.getcwd()
     return os.path.abspath(os.path.join(base, os.path.expanduser(str(value or "pki"))))
 
 
@@ -33,5 +40,5 @@ def host_knobs(host_variables, templar, task_args=None):
              "key_location")
     values = {name: option_or_knob(task_args, host_variables, templar, name) for name in names}
     address = host_variables.get("ansible_host")
-    values["ansible_host"] = templar.template(address) if address is not None else host_variables.get("inventory_hostname")
+    values["ansible_host"] = template(templar, address) if address is not None else host_variables.get("inventory_hostname")
     return values

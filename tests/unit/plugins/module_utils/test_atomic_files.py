@@ -11,7 +11,7 @@ import stat
 import pytest
 
 from ansible_collections.fleet.pki.plugins.module_utils import _atomic_files
-from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory, read_file, write_file_atomic
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import deferred_writes, ensure_directory, read_file, write_file_atomic
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 
 
@@ -85,3 +85,28 @@ def test_ensure_directory_creates_parents_with_the_mode(tmp_path):
 
 def test_read_file_of_a_missing_file_is_none(tmp_path):
     assert read_file(str(tmp_path / "missing")) is None
+
+
+def test_deferred_writes_show_nothing_until_the_batch_commits(tmp_path):
+    old = tmp_path / "cert.pem"
+    old.write_bytes(b"old")
+    with deferred_writes():
+        write_file_atomic(str(old), b"new", mode=0o644)
+        write_file_atomic(str(tmp_path / "key.pem"), b"key", mode=0o600)
+        write_file_atomic(str(tmp_path / "key.pem"), b"key 2", mode=0o600)  # written twice: the last one counts
+        assert old.read_bytes() == b"old" and not (tmp_path / "key.pem").exists()
+        assert read_file(str(old)) == b"new" and read_file(str(tmp_path / "key.pem")) == b"key 2"
+        assert len([name for name in os.listdir(tmp_path) if name.endswith(".tmp")]) == 2
+    assert old.read_bytes() == b"new" and (tmp_path / "key.pem").read_bytes() == b"key 2"
+    assert oct(os.stat(tmp_path / "key.pem").st_mode & 0o777) == "0o600"
+    assert sorted(os.listdir(tmp_path)) == ["cert.pem", "key.pem"]
+
+
+def test_a_failed_batch_writes_nothing_and_leaves_no_temp_files(tmp_path):
+    (tmp_path / "cert.pem").write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with deferred_writes():
+            write_file_atomic(str(tmp_path / "cert.pem"), b"new")
+            write_file_atomic(str(tmp_path / "key.pem"), b"key")
+            raise RuntimeError("stop")
+    assert sorted(os.listdir(tmp_path)) == ["cert.pem"] and (tmp_path / "cert.pem").read_bytes() == b"old"
