@@ -48,7 +48,7 @@ define pytest
 endef
 
 .PHONY: help deps venv link units units-alt integration integration-alt molecule sanity sanity-main sanity-alt lint test demo clean \
-	bench-venv bench bench-smoke
+	bench-venv bench bench-smoke ee
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PYTHON=python3.12]"
@@ -107,7 +107,7 @@ lint: venv link bench-venv ## ansible-lint (production profile, offline) and ant
 	exit $$rc
 
 test: deps venv link ## Everything: units, integration, demo, sanity, lint, bench smoke (+ units, integration, sanity on .venv-alt)
-	@steps="units integration demo molecule sanity-main lint bench-smoke"; \
+	@steps="units integration demo molecule sanity-main lint bench-smoke ee"; \
 	if [ -x $(ALT_VENV)/bin/python ]; then steps="$$steps units-alt integration-alt sanity-alt"; \
 	else echo "test: $(ALT_VENV) missing: the other support line is not tested"; fi; \
 	passed=0; failed=0; report=(); \
@@ -145,6 +145,15 @@ bench: bench-venv link ## Benchmark N devices against the floor and community.cr
 
 bench-smoke: bench-venv link ## The benchmark at N=6, one run of every scenario, checked but not timed (part of make test)
 	$(BENCH_VENV)/bin/python benchmarks/bench.py --n 6 --runs 1 --work .bench-smoke --json .bench-smoke/summary.json
+
+# What ansible-builder reads from this collection for an execution environment (AWX, AAP): the dependencies in
+# meta/execution-environment.yml must resolve. Building the image needs podman or docker, which this machine lacks.
+ee: bench-venv link ## Check meta/execution-environment.yml with ansible-builder introspect
+	@echo "=== ansible-builder introspect --sanitize $(COLLECTIONS)"
+	@out=$$($(BENCH_VENV)/bin/ansible-builder introspect --sanitize $(COLLECTIONS)); echo "$$out"; \
+	for wanted in "cryptography  # from collection fleet.pki" "openssl \[platform:dpkg\]  # from collection fleet.pki"; do \
+		grep -q "$$wanted" <<<"$$out" || { echo "ee: ERROR: '$$wanted' missing from the introspection" >&2; exit 1; }; \
+	done; echo "ee: the execution-environment dependencies of fleet.pki resolve"
 
 clean: ## Remove .venv, .venv-alt, .venv-bench, .fleet, .demo, .bench and tests/output
 	rm -rf $(VENV) $(ALT_VENV) $(BENCH_VENV) .fleet .demo .bench .bench-smoke tests/output

@@ -358,7 +358,7 @@ def markdown(summary, settings, command):
     lines = [f"Measured {settings['date']} with `{command}`.", "",
              f"- Machine: {machine()}", "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
              f"- N = {settings['n']} devices (`ansible_connection: local`), forks and pipelining from the shipped "
-             f"`ansible.cfg`; {settings['runs']} runs per scenario (peer: {settings['peer_runs']}); median, min–max.", "",
+             f"`ansible.cfg`; runs per scenario: {settings['runs']} (peer: {settings['peer_runs']}); median, min–max.", "",
              "| Scenario | median s | min–max s | ms per device | CPU s (median) | controller peak MB |",
              "|---|---:|---:|---:|---:|---:|"]
     for scenario, label in LABELS.items():
