@@ -63,12 +63,18 @@ def deferred_writes():
         _deferred = None
 
 
-def write_file_atomic(path, data, mode=0o600, owner=None, group=None):
-    """Write bytes to `path` through a temp file in the same directory that has its final mode from the start."""
+def write_file_atomic(path, data, mode=0o600, owner=None, group=None, defer=True):
+    """Write bytes to `path` through a temp file in the same directory that has its final mode from the start.
+
+    Inside deferred_writes() the write joins the batch, unless `defer` is false: shared files written under the
+    PKI lock (the index) must be complete on disk before the lock is released.
+    """
     if isinstance(data, str):
         data = data.encode()
     path = os.path.abspath(path)
-    if _deferred is not None:
+    if _deferred is not None and path in _deferred and not defer:
+        _remove_quietly(_deferred.pop(path)[0])
+    if _deferred is not None and defer:
         if path in _deferred:
             _remove_quietly(_deferred.pop(path)[0])
         _deferred[path] = (_write_temp(path, data, mode, owner, group, sync=False), data)

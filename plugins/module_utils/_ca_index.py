@@ -93,7 +93,7 @@ def append_entries(pki_dir, new_entries):
     if current and not current.endswith(b"\n"):
         current += b"\n"
     added = "".join(entry.line() + "\n" for entry in new_entries).encode()
-    write_file_atomic(path, current + added, mode=0o644)
+    write_file_atomic(path, current + added, mode=0o644, defer=False)  # now, under the caller's lock
 
 
 def format_time(moment):
@@ -125,7 +125,7 @@ def mark_revoked(data, revocations):
 
 def write_index(pki_dir, data):
     """Replace the index atomically (the caller holds the PKI lock)."""
-    write_file_atomic(os.path.join(pki_dir, INDEX_FILE), data, mode=0o644)
+    write_file_atomic(os.path.join(pki_dir, INDEX_FILE), data, mode=0o644, defer=False)  # now, under the caller's lock
 
 
 def initialise(pki_dir):

@@ -110,3 +110,12 @@ def test_a_failed_batch_writes_nothing_and_leaves_no_temp_files(tmp_path):
             write_file_atomic(str(tmp_path / "key.pem"), b"key")
             raise RuntimeError("stop")
     assert sorted(os.listdir(tmp_path)) == ["cert.pem"] and (tmp_path / "cert.pem").read_bytes() == b"old"
+
+
+def test_a_write_that_must_not_wait_for_the_batch_is_on_disk_at_once(tmp_path):
+    # The index is written under the PKI lock; another process must see it as soon as the lock is released.
+    with deferred_writes():
+        write_file_atomic(str(tmp_path / "cert.pem"), b"batched")
+        write_file_atomic(str(tmp_path / "index.txt"), b"shared", defer=False)
+        assert (tmp_path / "index.txt").read_bytes() == b"shared" and not (tmp_path / "cert.pem").exists()
+    assert (tmp_path / "cert.pem").read_bytes() == b"batched"

@@ -14,6 +14,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import deferred_writes
 from ansible_collections.fleet.pki.plugins.module_utils._authority import AuthoritySettings, ensure_authority
 from ansible_collections.fleet.pki.plugins.module_utils._ca_index import lists_valid, openssl_subject, read_index
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import held_certificate, to_pem
@@ -141,3 +142,10 @@ def test_the_index_tells_whether_a_host_can_hold_a_valid_certificate(authority, 
     assert not lists_valid(entries, subject, now + datetime.timedelta(days=400))  # expired by then
     revoked = [dataclasses.replace(entry, status="R") for entry in entries]
     assert not lists_valid(revoked, subject, now)
+
+
+def test_a_batch_writes_the_index_under_the_lock_not_at_its_end(authority, now):
+    with deferred_writes():
+        sign(authority, now=now)
+        with open(os.path.join(authority.pki_dir, "index.txt"), encoding="utf-8") as handle:
+            assert "/CN=cam-05" in handle.read()  # what another process reads once the lock is free
