@@ -310,13 +310,11 @@ def versions():
             return version(name)
         except Exception:  # pylint: disable=broad-exception-caught
             return "not installed"
-    crypto_manifest = os.path.join(os.path.dirname(os.path.dirname(os.__file__)), "site-packages", "ansible_collections",
-                                   "community", "crypto", "MANIFEST.json")
     community_crypto = "not installed"
-    for path in (crypto_manifest, *[os.path.join(p, "ansible_collections", "community", "crypto", "MANIFEST.json")
-                                    for p in sys.path]):
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as handle:
+    for base in sys.path:  # the ansible package puts its collections into site-packages, which is on sys.path
+        manifest = os.path.join(base, "ansible_collections", "community", "crypto", "MANIFEST.json")
+        if os.path.isfile(manifest):
+            with open(manifest, encoding="utf-8") as handle:
                 community_crypto = json.load(handle)["collection_info"]["version"]
             break
     with open(os.path.join(REPO, "galaxy.yml"), encoding="utf-8") as handle:
