@@ -48,7 +48,7 @@ define pytest
 endef
 
 .PHONY: help deps venv link units units-alt integration integration-alt molecule sanity sanity-main sanity-alt lint test demo clean \
-	bench-venv bench bench-smoke ee
+	bench-venv bench bench-smoke ee stress
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PYTHON=python3.12]"
@@ -146,6 +146,12 @@ bench: bench-venv link ## Benchmark N devices against the floor and community.cr
 bench-smoke: bench-venv link ## The benchmark at N=6, one run of every scenario, checked but not timed (part of make test)
 	$(BENCH_VENV)/bin/python benchmarks/bench.py --n 6 --runs 1 --work .bench-smoke --json .bench-smoke/summary.json
 
+# Concurrency and crash safety at fleet scale (tests/stress/stress.py): long, so not in make test; the
+# integration test test_stress_smoke.py runs every scenario at 12 devices. make stress STRESS_ARGS="--rounds 8"
+STRESS_ARGS ?=
+stress: venv link ## 500 devices with 50 forks, two runs at once, SIGKILL rounds at 300 devices; writes docs/security.md
+	$(VENV)/bin/python tests/stress/stress.py --write-docs $(STRESS_ARGS)
+
 # What ansible-builder reads from this collection for an execution environment (AWX, AAP): the dependencies in
 # meta/execution-environment.yml must resolve. Building the image needs podman or docker, which this machine lacks.
 ee: bench-venv link ## Check meta/execution-environment.yml with ansible-builder introspect
@@ -155,5 +161,5 @@ ee: bench-venv link ## Check meta/execution-environment.yml with ansible-builder
 		grep -q "$$wanted" <<<"$$out" || { echo "ee: ERROR: '$$wanted' missing from the introspection" >&2; exit 1; }; \
 	done; echo "ee: the execution-environment dependencies of fleet.pki resolve"
 
-clean: ## Remove .venv, .venv-alt, .venv-bench, .fleet, .demo, .bench and tests/output
-	rm -rf $(VENV) $(ALT_VENV) $(BENCH_VENV) .fleet .demo .bench .bench-smoke tests/output
+clean: ## Remove .venv, .venv-alt, .venv-bench, .fleet, .demo, .bench, .stress and tests/output
+	rm -rf $(VENV) $(ALT_VENV) $(BENCH_VENV) .fleet .demo .bench .bench-smoke .stress tests/output

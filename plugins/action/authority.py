@@ -15,6 +15,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._ca_renewal import (
     DEFAULT_CA_RENEW_BEFORE, ca_renewal_reason, renew_ca_certificate,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+from ansible_collections.fleet.pki.plugins.module_utils._name_constraints import PRESETS, expand_preset
 from ansible_collections.fleet.pki.plugins.plugin_utils._controller_action import ControllerAction
 from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import option_or_knob, resolve_pki_dir
 
@@ -28,6 +29,7 @@ ARGUMENT_SPEC = dict(
     renew_before=dict(type="str"),
     create=dict(type="bool", default=True),
     name_constraints=dict(type="dict", options=dict(
+        preset=dict(type="str", choices=list(PRESETS)),
         permitted_ip_networks=dict(type="list", elements="str", default=[]),
         permitted_dns_domains=dict(type="list", elements="str", default=[]),
     )),
@@ -45,13 +47,20 @@ class ActionModule(ControllerAction):
         pki_dir = resolve_pki_dir(option_or_knob(args, task_vars, self._templar, "pki_dir", "fleet_pki_dir"),
                                   task_vars, self._templar)
         constraints = args["name_constraints"] or {}
+        # The preset (task option, else the host variable fleet_pki_ca_name_constraints) comes first, then the user's own.
+        preset = option_or_knob(constraints, task_vars, self._templar, "preset", "fleet_pki_ca_name_constraints")
+        try:
+            networks, domains = expand_preset(preset, constraints.get("permitted_ip_networks"),
+                                              constraints.get("permitted_dns_domains"))
+        except FleetPkiError as exc:
+            raise FleetPkiError(f"fleet CA in {pki_dir}: {exc}") from None
         settings = AuthoritySettings(
             common_name=args["common_name"],
             organization=args["organization"],
             key_type=args["key_type"],
             validity_days=args["validity_days"],
-            permitted_ip_networks=tuple(constraints.get("permitted_ip_networks") or ()),
-            permitted_dns_domains=tuple(constraints.get("permitted_dns_domains") or ()),
+            permitted_ip_networks=networks,
+            permitted_dns_domains=domains,
         )
         passphrase = option_or_knob(args, task_vars, self._templar, "passphrase", "fleet_pki_ca_passphrase")
         renew_before = option_or_knob(args, task_vars, self._templar, "renew_before", "fleet_pki_ca_renew_before")

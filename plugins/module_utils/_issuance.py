@@ -45,7 +45,7 @@ def leaf_subject(common_name):
 
 def check_request(authority, request):
     """Everything that can be refused before signing. Raises FleetPkiError."""
-    refuse_outside(request.sans, authority.constraints)
+    refuse_outside(request.sans, authority.constraints, request.common_name)
 
 
 def issue(authority, ca_key, public_key, request, now=None):

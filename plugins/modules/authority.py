@@ -95,16 +95,33 @@ options:
     description:
       - Name constraints written into the CA certificate when it is created. Chrome 112 and later, Firefox and OpenSSL
         enforce them, so the CA cannot vouch for sites outside the fleet even when a browser trusts it.
+      - They are part of the CA certificate, so an existing CA keeps the ones it has; a difference is reported as a
+        warning. Other constraints mean a new CA (the collection's C(docs/name-constraints.md)).
       - A name type without a permitted subtree stays unconstrained, so give both when you use both.
+      - Mbed TLS (ESP-IDF) clients cannot load a CA certificate with name constraints; leave them out for a fleet whose
+        firmware verifies servers against the fleet CA.
     type: dict
     suboptions:
+      preset:
+        description:
+          - V(private) permits the private and local networks (RFC 1918, V(100.64.0.0/10), link-local, loopback,
+            V(fc00::/7)) and the domains V(internal), V(home.arpa), V(local), V(lan), V(localhost) and V(test). Add
+            your own domain in O(name_constraints.permitted_dns_domains).
+          - V(none) adds nothing.
+          - Defaults to the host variable C(fleet_pki_ca_name_constraints), then V(none).
+        type: str
+        choices: [none, private]
       permitted_ip_networks:
-        description: IP networks (CIDR) the CA may certify. Catch-all ranges (V(0.0.0.0/0), V(::/0)) are refused.
+        description:
+          - IP networks (CIDR) the CA may certify, added to those of O(name_constraints.preset).
+          - Catch-all ranges (V(0.0.0.0/0), V(::/0)) are refused.
         type: list
         elements: str
         default: []
       permitted_dns_domains:
-        description: DNS domains the CA may certify, with their subdomains.
+        description:
+          - DNS domains the CA may certify, each with every name below it, added to those of O(name_constraints.preset).
+          - A leading dot (V(.example.com)) permits the names below the domain only.
         type: list
         elements: str
         default: []
@@ -130,6 +147,14 @@ EXAMPLES = r"""
     name_constraints:
       permitted_ip_networks: [10.20.0.0/16]
       permitted_dns_domains: [devices.plant4.example]
+  run_once: true
+
+- name: Ensure a CA for private networks and the fleet's own domain only
+  fleet.pki.authority:
+    common_name: Plant 4 Devices CA
+    name_constraints:
+      preset: private
+      permitted_dns_domains: [plant4.example.com]
   run_once: true
 
 - name: Ensure the fleet CA and keep its path results
