@@ -4,7 +4,8 @@
 #   .venv      from $(PYTHON) (default python3, must be >= 3.11)
 #   .venv-alt  the other line (Python 3.12 when python3 is 3.11, else 3.11),
 #              skipped when that interpreter is missing
-# requirements/dev.txt picks ansible-core 2.19 on Python 3.11, 2.21 on 3.12+.
+# make venv installs requirements/dev-py3.11.lock.txt (ansible-core 2.19) or dev-py3.12.lock.txt (2.21, Python 3.12+)
+# with --require-hashes; make lock regenerates them from requirements/dev.txt.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -48,7 +49,7 @@ define pytest
 endef
 
 .PHONY: help deps venv link units units-alt integration integration-alt molecule sanity sanity-main sanity-alt lint test demo clean \
-	bench-venv bench bench-smoke ee stress
+	bench-venv bench bench-smoke ee stress lock sbom-check
 
 help: ## Show this help
 	@echo "Usage: make TARGET [PYTHON=python3.12]"
@@ -58,7 +59,7 @@ help: ## Show this help
 deps: ## Install missing Debian/Ubuntu packages for the tests (apt-get, as root)
 	@bash tests/tools/deps.sh $(DEPS_PACKAGES)
 
-venv: ## Create .venv (and .venv-alt for the other support line) from requirements/dev.txt
+venv: ## Create .venv (and .venv-alt for the other support line) from the hash-pinned requirements/dev-py3.X.lock.txt
 	@bash tests/tools/venv.sh
 
 link: ## Link the checkout as .fleet/collections/ansible_collections/fleet/pki (see ansible.cfg)
@@ -145,6 +146,14 @@ bench: bench-venv link ## Benchmark N devices against the floor and community.cr
 
 bench-smoke: bench-venv link ## The benchmark at N=6, one run of every scenario, checked but not timed (part of make test)
 	$(BENCH_VENV)/bin/python benchmarks/bench.py --n 6 --runs 1 --work .bench-smoke --json .bench-smoke/summary.json
+
+# Supply chain (docs/dependencies.md): the locks and the SBOM are generated, never edited by hand.
+LOCK_ARGS ?=
+lock: ## Regenerate the hash-pinned locks and meta/sbom.cdx.json from requirements/*.txt (needs PyPI; LOCK_ARGS=--upgrade)
+	@bash requirements/lock.sh $(LOCK_ARGS)
+
+sbom-check: ## Rebuild meta/sbom.cdx.json in a temporary directory and fail if it differs (needs PyPI)
+	@bash requirements/sbom.sh --check
 
 # Concurrency and crash safety at fleet scale (tests/stress/stress.py): long, so not in make test; the
 # integration test test_stress_smoke.py runs every scenario at 12 devices. make stress STRESS_ARGS="--rounds 8"

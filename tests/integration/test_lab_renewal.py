@@ -32,10 +32,10 @@ CONTROL = ("dev1", "10.214.0.11")
 DEVICES = {"dev2": "10.214.0.12", "dev3": "10.214.0.13"}
 PROJECT = "/opt/fleet"  # on the control node
 UNIT = "fleet-pki-renew"
-# The control node is a Debian 12 machine (Python 3.11): its venv gets the ansible-core and cryptography that
-# requirements/dev.txt pins for Python 3.11, whichever support line runs this test. A venv is not relocatable,
-# so it is built here at a path that is the same on the control node.
-REQUIREMENTS = os.path.join(REPO, "requirements", "dev.txt")
+# The control node is a Debian 12 machine (Python 3.11): its venv gets the runtime set that
+# requirements/runtime-py3.11.lock.txt pins (with hashes), whichever support line runs this test. A venv is not
+# relocatable, so it is built here at a path that is the same on the control node.
+REQUIREMENTS = os.path.join(REPO, "requirements", "runtime-py3.11.lock.txt")
 with open(REQUIREMENTS, "rb") as _handle:
     VENV = "/var/cache/fleet-pki-lab/control-venv-" + hashlib.sha256(_handle.read()).hexdigest()[:12]
 DEVICE_PYTHON = "/usr/bin/python3.11"  # Debian 12, on this machine and on dev1
@@ -70,7 +70,8 @@ def _control_venv():
         return VENV
     shutil.rmtree(VENV, ignore_errors=True)  # a build that was interrupted
     subprocess.run([DEVICE_PYTHON, "-m", "venv", VENV], check=True, capture_output=True)
-    subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", "-c", REQUIREMENTS, "ansible-core", "cryptography"],
+    subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "-q", "--require-hashes", "--only-binary", ":all:",
+                    "-r", REQUIREMENTS],
                    check=True, capture_output=True, timeout=900)
     with open(complete, "w", encoding="utf-8"):
         pass
