@@ -69,6 +69,7 @@ class ActionModule(ControllerAction):
                                  for settings, _knobs in jobs})
                 continue
             authority = load_authority(pki_dir)
+            authority.refuse_if_expired(now)
             passphrase = args["ca_passphrase"] or option_or_knob({}, variables, self._templar, "ca_passphrase")
             for name, outcome in converge_artifacts(authority, jobs, now, lambda a=authority, p=passphrase: a.private_key(p),
                                                     check_mode=self._task.check_mode, diff=self._task.diff,

@@ -75,6 +75,7 @@ class ActionModule(ControllerAction):
             return {"changed": True, "reasons": ["missing: the fleet CA does not exist yet"], "issued": False}
         authority = load_authority(pki_dir)
         now = datetime.datetime.now(datetime.timezone.utc)
+        authority.refuse_if_expired(now)  # also in check mode, and before an expired CA reaches a kept device's chain
 
         if settings.delivery == "artifacts":  # the files, and the firmware exports, in <pki_dir>/hosts/<host>/
             knobs = {name: option_or_knob(args, task_vars, self._templar, name) for name in EXPORT_KNOBS}

@@ -31,6 +31,24 @@ def ensure_directory(path, mode=0o700):
     return True
 
 
+def refuse_links(path, what="file", fix="point the setting at the real file"):
+    """Raise when `path` or the directory that holds it is a symbolic link (a missing path is fine).
+
+    A link where fleet.pki writes a key is a mistake or an attack: following it writes (or chmods) the target, and
+    replacing it, as the rename of an atomic write would, hides it. So it is refused, and left as it is.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.islink(path):
+        link, where, remedy = path, f"the {what} {path}", fix
+    elif os.path.islink(directory):
+        link, where = directory, f"the directory {directory} that holds {path}"
+        remedy = f"use the real directory {os.path.realpath(directory)}"
+    else:
+        return
+    raise FleetPkiError(f"{where} is a symbolic link (to {os.readlink(link)}); fleet.pki never writes through or "
+                        f"over a link. Nothing was written: remove the link, or {remedy}")
+
+
 # While deferred_writes() is open: final path -> (temp file, bytes) of the writes not yet renamed.
 _deferred = None
 

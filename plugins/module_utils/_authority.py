@@ -9,9 +9,13 @@ Layout: <pki_dir>/ca/ca.crt and ca.key (0600, encrypted when a passphrase is giv
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime
 import os
+import re
+import stat
 
 from ansible_collections.fleet.pki.plugins.module_utils import _ca_index
 from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory, read_file, write_file_atomic
@@ -32,6 +36,12 @@ CA_DIR = "ca"
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
 BACKDATE = datetime.timedelta(hours=1)  # tolerate device clocks that run a little behind
+# As ssh refuses an "UNPROTECTED PRIVATE KEY FILE": group and others must not read or write the CA key, nor write
+# the directories that hold it (whoever can write there can swap the key or the certificate, or plant a link).
+# Reading the directories is allowed: they hold public certificates, and the key file guards itself.
+KEY_FORBIDDEN_BITS = 0o077
+DIRECTORY_FORBIDDEN_BITS = 0o022
+ROTATION_DOC = "docs/ca-rotation.md"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +78,21 @@ class Authority:
         self.pem = to_pem(certificate)
         self.constraints = constraints_of(certificate)
 
-    def private_key(self, passphrase=None):
+    def private_key(self, passphrase=None, now=None):
+        """The CA key, to sign with: refused once the CA certificate has expired."""
+        self.refuse_if_expired(now)
         return load_ca_key(self.key_path, passphrase, self.certificate)
+
+    def refuse_if_expired(self, now=None):
+        """Raise when the CA certificate has expired: every client rejects what an expired CA signs."""
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        expiry = self.certificate.not_valid_after_utc
+        if expiry <= now:
+            raise FleetPkiError(
+                f"the CA certificate {self.cert_path} expired on {expiry:%Y-%m-%d %H:%M} UTC; refusing to sign with it, "
+                "because every client rejects what an expired CA signs. Renew it with the same key (the authority "
+                f"role does this in playbooks/provision.yml and playbooks/renew.yml) or roll over to a new CA: see {ROTATION_DOC}"
+            )
 
     def facts(self):
         facts = describe(self.certificate)
@@ -89,6 +112,7 @@ def load_authority(pki_dir):
         raise FleetPkiError(f"PKI directory {pki_dir} does not exist; run fleet.pki.authority first")
     if not os.access(pki_dir, os.R_OK | os.X_OK):
         raise FleetPkiError(f"PKI directory {pki_dir} is not readable")
+    _check_protection(pki_dir)
     pem = read_file(cert_path)
     if pem is None:
         raise FleetPkiError(f"no CA certificate at {cert_path}; run fleet.pki.authority first")
@@ -101,6 +125,7 @@ def ensure_authority(pki_dir, settings, passphrase=None, check_mode=False, now=N
     settings.validated()
     cert_path, key_path = ca_paths(pki_dir)
     _check_directory(pki_dir)
+    _check_protection(pki_dir)
     cert_pem, key_pem = read_file(cert_path), read_file(key_path)
     now = now or datetime.datetime.now(datetime.timezone.utc)
 
@@ -138,6 +163,37 @@ def _check_directory(pki_dir):
         raise FleetPkiError(f"PKI directory {pki_dir} is not readable and writable by this user")
 
 
+def _check_protection(pki_dir):
+    """Refuse a PKI directory that group or others could tamper with, before anything is read from it or written."""
+    ca_dir = os.path.join(pki_dir, CA_DIR)
+    for path, what in ((pki_dir, "PKI directory"), (ca_dir, "CA directory")):
+        mode = _mode(path)
+        if mode is not None and mode & DIRECTORY_FORBIDDEN_BITS:
+            raise FleetPkiError(
+                f"{what} {path} is writable by group or others (mode {mode:04o}): whoever can write there can replace "
+                f"the CA key or certificate. Refusing to use it; fix it with: chmod go-w {path} (fleet.pki makes it 0700)"
+            )
+    _check_key_mode(os.path.join(ca_dir, CA_KEY))
+
+
+def _check_key_mode(key_path):
+    mode = _mode(key_path)
+    if mode is not None and mode & KEY_FORBIDDEN_BITS:
+        raise FleetPkiError(
+            f"CA key {key_path} is open to group or others (mode {mode:04o}); like ssh with an unprotected private key "
+            f"file, fleet.pki refuses to use it. Fix it with: chmod 600 {key_path}; if others may have read it, roll "
+            f"over to a new CA key ({ROTATION_DOC})"
+        )
+
+
+def _mode(path):
+    """Permission bits of `path` (of its target, for a link), or None when it does not exist or cannot be seen."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None  # missing or unreadable: the callers' own checks say which
+
+
 def _key_bytes(key, passphrase):
     encryption = (serialization.BestAvailableEncryption(passphrase.encode())
                   if passphrase else serialization.NoEncryption())
@@ -145,9 +201,13 @@ def _key_bytes(key, passphrase):
 
 
 def load_ca_key(key_path, passphrase, certificate=None):
+    _check_key_mode(key_path)
     data = read_file(key_path)
     if data is None:
         raise FleetPkiError(f"CA key {key_path} is missing")
+    if _truncated(data):
+        raise FleetPkiError(f"CA key {key_path} is not a readable private key: it is truncated (its PEM block is "
+                            "incomplete); restore it from a backup")
     password = passphrase.encode() if passphrase else None
     try:
         key = serialization.load_pem_private_key(data, password=password)
@@ -160,9 +220,47 @@ def load_ca_key(key_path, passphrase, certificate=None):
         if password is not None and b"ENCRYPTED" in data:
             raise FleetPkiError(f"the CA passphrase is wrong for {key_path}") from None
         raise FleetPkiError(f"CA key {key_path} is not a readable private key") from None
+    except Exception:  # noqa: BLE001 - e.g. UnsupportedAlgorithm; its text is not ours to show
+        raise FleetPkiError(f"CA key {key_path} is not a readable private key (an unsupported key type)") from None
     if certificate is not None and key.public_key() != certificate.public_key():
         raise FleetPkiError(f"CA key {key_path} does not match the CA certificate {os.path.join(os.path.dirname(key_path), CA_CERT)}")
     return key
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)(?:-----END \1-----|\Z)", re.S)
+
+
+def _truncated(data):
+    """True when a PEM block ends early: no END line, or DER shorter than its own length says.
+
+    Without this, a cut-off encrypted key would fail to decrypt and be reported as a wrong passphrase.
+    """
+    for match in _PEM_BLOCK.finditer(data):
+        if not match.group(0).rstrip().endswith(b"-----"):
+            return True
+        body = match.group(2)
+        if b":" in body:
+            continue  # an old-style encrypted key (Proc-Type, DEK-Info): its body is ciphertext, not DER
+        try:
+            der = base64.b64decode(b"".join(body.split()), validate=True)
+        except (binascii.Error, ValueError):
+            return True
+        if _der_length(der) != len(der):
+            return True
+    return False  # no PEM at all is not "truncated": "not a readable private key" says it better
+
+
+def _der_length(der):
+    """The total length the outer DER element declares (header included), or None if the header is cut."""
+    if len(der) < 2:
+        return None
+    first = der[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or len(der) < 2 + count:
+        return None
+    return 2 + count + int.from_bytes(der[2:2 + count], "big")
 
 
 def _self_sign(key, settings, now):

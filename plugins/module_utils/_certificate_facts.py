@@ -10,7 +10,7 @@ import datetime
 import ipaddress
 
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import (
-    InvalidSignature, NameOID, hashes, require_cryptography, serialization, x509,
+    PARSE_ERRORS, InvalidSignature, NameOID, UnsupportedAlgorithm, hashes, require_cryptography, serialization, x509,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._key_types import key_type_of
@@ -26,7 +26,7 @@ def load_certificate(pem, what="certificate"):
         pem = pem.encode()
     try:
         return x509.load_pem_x509_certificate(pem)
-    except ValueError:
+    except PARSE_ERRORS:
         raise FleetPkiError(f"{what} is not a readable PEM certificate") from None
 
 
@@ -116,19 +116,21 @@ def held_certificate(cert_pem, key_state, ca_certificate):
     certificate or None)."""
     if not cert_pem:
         return Held(state="missing", detail="no certificate on the host"), None
+    # A damaged certificate can parse and still fail when a part is first read: all of it counts as unreadable.
     try:
         certificate = load_certificate(cert_pem)
-    except FleetPkiError:
+        held = Held(
+            state="present",
+            key_state=key_state,
+            sans=sans_of(certificate),
+            common_name=common_name(certificate),
+            profile=profile_from_eku(ekus_of(certificate)),
+            key_type=key_type_of(certificate.public_key()),
+            serial=serial_hex(certificate.serial_number),
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            issued_by_current_ca=is_issued_by(certificate, ca_certificate),
+        )
+    except (FleetPkiError, UnsupportedAlgorithm, *PARSE_ERRORS):
         return Held(state="unreadable", detail="the certificate on the host is not a readable PEM certificate"), None
-    return Held(
-        state="present",
-        key_state=key_state,
-        sans=sans_of(certificate),
-        common_name=common_name(certificate),
-        profile=profile_from_eku(ekus_of(certificate)),
-        key_type=key_type_of(certificate.public_key()),
-        serial=serial_hex(certificate.serial_number),
-        not_before=certificate.not_valid_before_utc,
-        not_after=certificate.not_valid_after_utc,
-        issued_by_current_ca=is_issued_by(certificate, ca_certificate),
-    ), certificate
+    return held, certificate

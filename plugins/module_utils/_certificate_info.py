@@ -25,7 +25,8 @@ from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts impor
     common_name, fingerprint_sha256, iso, sans_of,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import (
-    InvalidSignature, NameOID, ec, hashes, require_cryptography, rsa, serialization, x509,
+    PARSE_ERRORS, InvalidSignature, NameOID, UnsupportedAlgorithm, ec, hashes, require_cryptography, rsa,
+    serialization, x509,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._names import normalise_dns_name, parse_ip, san_strings
@@ -149,9 +150,9 @@ def _load_pem(data, source, kind, passphrase):
         raise FleetPkiError(f"{source} holds {len(csrs)} PEM certificate requests; expected exactly one")
     try:
         csr = x509.load_pem_x509_csr(csrs[0])
-    except ValueError:
+    except PARSE_ERRORS:
         raise FleetPkiError(f"{source} holds a certificate request that cannot be parsed") from None
-    return Material("csr", source, [], None, csr, None)
+    return Material("csr", source, [], None, _fully_parsed(csr, f"the certificate request in {source}", _CSR_PARTS), None)
 
 
 def _pem(label, body):
@@ -160,11 +161,34 @@ def _pem(label, body):
 
 
 def _parse_certificate(pem, source, index, count):
+    where = f"certificate {index + 1} of {count} in {source}" if count > 1 else f"the certificate in {source}"
     try:
-        return x509.load_pem_x509_certificate(pem)
-    except ValueError:
-        where = f"certificate {index + 1} of {count} in {source}" if count > 1 else f"the certificate in {source}"
+        certificate = x509.load_pem_x509_certificate(pem)
+    except PARSE_ERRORS:
         raise FleetPkiError(f"{where} cannot be parsed (damaged or truncated base64/DER)") from None
+    return _fully_parsed(certificate, where)
+
+
+# The parts that cryptography parses only when first read: a damaged one raises there, long after load().
+_CERTIFICATE_PARTS = (
+    ("subject", lambda c: c.subject), ("issuer", lambda c: c.issuer), ("serial number", lambda c: c.serial_number),
+    ("validity", lambda c: (not_before(c), not_after(c))), ("extensions", lambda c: c.extensions),
+    ("public key", lambda c: c.public_key()), ("signature algorithm", lambda c: c.signature_algorithm_oid),
+)
+_CSR_PARTS = (
+    ("subject", lambda c: c.subject), ("extensions", lambda c: c.extensions), ("public key", lambda c: c.public_key()),
+    ("signature algorithm", lambda c: c.signature_algorithm_oid), ("signature", lambda c: c.is_signature_valid),
+)
+
+
+def _fully_parsed(item, where, parts=_CERTIFICATE_PARTS):
+    """Read every lazily parsed part now, so that damage is a FleetPkiError naming the part, not a library error."""
+    for part, read in parts:
+        try:
+            read(item)
+        except Exception:  # noqa: BLE001 - ValueError, UnsupportedAlgorithm, ...: the library's text is not ours to show
+            raise FleetPkiError(f"{where} cannot be parsed: damaged or unsupported {part}") from None
+    return item
 
 
 def _certificates(parsed, source, kind):
@@ -190,22 +214,29 @@ def _parse_key(data, source, passphrase, loader):
         return loader(data, password=password), True
     except (TypeError, ValueError):
         raise FleetPkiError(f"cannot decrypt the private key in {source}: wrong passphrase") from None
+    except Exception:  # noqa: BLE001 - e.g. UnsupportedAlgorithm (an unknown cipher); its text is not ours to show
+        raise FleetPkiError(f"{source} holds an encrypted private key of an unsupported type or cipher") from None
 
 
 def _load_der(data, source, kind, passphrase):
     if kind in ("auto", "certificate", "bundle"):
         try:
-            return Material("bundle" if kind == "bundle" else "certificate", source,
-                            [x509.load_der_x509_certificate(data)], None, None, None)
-        except ValueError:
+            certificate = x509.load_der_x509_certificate(data)
+        except PARSE_ERRORS:
             if kind != "auto":
                 raise FleetPkiError(f"{source} is not a certificate in PEM or DER form") from None
+        else:
+            return Material("bundle" if kind == "bundle" else "certificate", source,
+                            [_fully_parsed(certificate, f"the certificate in {source}")], None, None, None)
     if kind in ("auto", "csr"):
         try:
-            return Material("csr", source, [], None, x509.load_der_x509_csr(data), None)
-        except ValueError:
+            csr = x509.load_der_x509_csr(data)
+        except PARSE_ERRORS:
             if kind != "auto":
                 raise FleetPkiError(f"{source} is not a certificate request in PEM or DER form") from None
+        else:
+            return Material("csr", source, [], None, _fully_parsed(csr, f"the certificate request in {source}", _CSR_PARTS),
+                            None)
     if kind == "key":
         key, encrypted = _parse_key(data, source, passphrase, serialization.load_der_private_key)
         return Material("key", source, [], key, None, encrypted)
@@ -331,7 +362,7 @@ def signed_by(certificate, issuer):
             verify(issuer)
             return True
         return _verify_signature(certificate, issuer.public_key())
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
 
 

@@ -14,15 +14,18 @@ from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiE
 
 try:
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 except ImportError:
     HAS_CRYPTOGRAPHY = False
     x509 = InvalidSignature = hashes = serialization = ec = rsa = ExtendedKeyUsageOID = NameOID = None
+    UnsupportedAlgorithm = ValueError  # never raised: require_cryptography() fails first
 else:
     HAS_CRYPTOGRAPHY = True
+# What the certificate and CSR loaders raise for bad input: InvalidVersion is no ValueError.
+PARSE_ERRORS = (ValueError, getattr(x509, "InvalidVersion", ValueError))
 
 
 def require_cryptography():
@@ -45,6 +48,6 @@ def load_own_private_key(data):
 
 
 __all__ = [
-    "HAS_CRYPTOGRAPHY", "InvalidSignature", "ExtendedKeyUsageOID", "NameOID",
+    "HAS_CRYPTOGRAPHY", "InvalidSignature", "ExtendedKeyUsageOID", "NameOID", "PARSE_ERRORS", "UnsupportedAlgorithm",
     "ec", "hashes", "load_own_private_key", "require_cryptography", "rsa", "serialization", "x509",
 ]

@@ -16,7 +16,9 @@ import os
 import pwd
 import stat
 
-from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory, read_file, write_file_atomic
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import (
+    ensure_directory, read_file, refuse_links, write_file_atomic,
+)
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._key_match import key_state
 
@@ -65,12 +67,25 @@ def read_text(path):
     return data.decode(errors="replace") if data is not None else None
 
 
+def refuse_linked_files(specs, extra_paths=()):
+    """Refuse, before anything is read or written, a file (or its directory) that is a symbolic link.
+
+    Reading through a planted link would report the target's content; chmod and chown would change the target.
+    """
+    for role in ROLES:
+        refuse_links(specs[role].path, f"{role} file", f"set {role}_path to the real file")
+    for path in extra_paths:
+        refuse_links(path, "file", "set key_path to the real file")
+
+
 def converge(specs, contents, check_mode=False):
     """Make each file in `specs` (role -> FileSpec) hold `contents[role]` (when given) with its attributes.
 
     The full chain is derived: certificate + chain. Returns two lists of roles: whose content changed, and
-    whose owner or mode was fixed (or would be, in check mode).
+    whose owner or mode was fixed (or would be, in check mode). A symbolic link in place of a file or its
+    directory is refused before anything is written.
     """
+    refuse_linked_files(specs)
     cert_pem = contents.get("cert") or read_text(specs["cert"].path)
     wanted = dict(contents)
     if "chain" in wanted and cert_pem:
@@ -91,6 +106,7 @@ def converge(specs, contents, check_mode=False):
 
 def report(specs, run_command=None):
     """What the device holds now: its certificate (public) and whether the key belongs to it."""
+    refuse_linked_files(specs)
     cert_pem = read_text(specs["cert"].path)
     return {
         "certificate": cert_pem,

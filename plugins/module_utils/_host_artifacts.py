@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory, refuse_links
 from ansible_collections.fleet.pki.plugins.module_utils._device_files import ROLES, FileSpec
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 
@@ -20,6 +20,7 @@ def host_directory(pki_dir, host, create=False):
     if not host or "/" in host or host.startswith(".") or "\0" in host:
         raise FleetPkiError(f"inventory host name '{host}' cannot be used as a directory name")
     path = os.path.join(pki_dir, HOSTS_DIR, host)
+    refuse_links(path, "host directory", "remove the link")  # hosts/<host> and hosts/ itself
     if create:
         ensure_directory(os.path.join(pki_dir, HOSTS_DIR), 0o700)
         ensure_directory(path, 0o700)

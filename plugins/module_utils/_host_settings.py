@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
@@ -16,6 +17,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._profiles import (
     DEFAULT_LEAF_VALIDITY_DAYS, DEFAULT_PROFILE, validate_leaf_validity, validate_profile,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._renewal_decision import Wanted, parse_renew_before
+from ansible_collections.fleet.pki.plugins.module_utils._shown import shown
 
 DELIVERIES = ("device", "artifacts")
 KEY_LOCATIONS = ("controller", "device")
@@ -44,7 +46,7 @@ def host_settings(host, ansible_host=None, ip_addresses=None, dns_names=None, pr
                   validity_days=None, renew_before=None, delivery=None, key_location=None):
     """Validate one host's knobs (None = not set). Every error names the host."""
     try:
-        validity = validate_leaf_validity(DEFAULT_LEAF_VALIDITY_DAYS if validity_days is None else validity_days)
+        validity = validate_leaf_validity(DEFAULT_LEAF_VALIDITY_DAYS if validity_days is None else _whole(validity_days))
         settings = HostSettings(
             host=host,
             sans=derive_sans(ansible_host, _as_list(ip_addresses, "fleet_pki_ip_addresses"),
@@ -80,12 +82,21 @@ def duplicate_ip_errors(settings_list):
 def _as_list(value, name):
     if value in (None, ""):
         return []
-    if isinstance(value, str):
-        raise FleetPkiError(f"{name} must be a list, not the string '{value}'")
+    if isinstance(value, (str, bytes)):
+        raise FleetPkiError(f"{name} must be a list, not the string {shown(value)}")
+    if isinstance(value, collections.abc.Mapping) or not isinstance(value, collections.abc.Iterable):
+        raise FleetPkiError(f"{name} must be a list, not {shown(value)}")
     return list(value)
+
+
+def _whole(days):
+    """A YAML `yes` or `1.5` would otherwise pass as 1 day: only whole numbers (or their text) are days."""
+    if isinstance(days, bool) or (isinstance(days, float) and not days.is_integer()):
+        raise FleetPkiError(f"validity_days {shown(days)} is not a whole number of days")
+    return days
 
 
 def _choice(value, choices, name):
     if value not in choices:
-        raise FleetPkiError(f"{name} '{value}' is not one of {', '.join(choices)}")
+        raise FleetPkiError(f"{name} {shown(value)} is not one of {', '.join(choices)}")
     return value

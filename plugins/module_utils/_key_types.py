@@ -10,6 +10,7 @@ import re
 
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import ec, hashes, require_cryptography, rsa, serialization
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+from ansible_collections.fleet.pki.plugins.module_utils._shown import shown
 
 KEY_TYPES = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
 DEFAULT_KEY_TYPE = "ec-p256"
@@ -18,13 +19,23 @@ _CURVES = {"ec-p256": "secp256r1", "ec-p384": "secp384r1"}
 
 def validate_key_type(value):
     """Return the key type, or raise with the reason clients would give for refusing it."""
-    match = re.fullmatch(r"rsa-?(\d+)", str(value).strip().lower())
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"rsa-?(\d+)", text)
     if match and int(match.group(1)) < 2048:
         raise FleetPkiError(
-            f"key type '{value}' is refused: RSA below 2048 bits is rejected by OpenSSL 3.2 (security level 2) and Apple"
+            f"key type {shown(value)} is refused: RSA below 2048 bits is rejected by OpenSSL 3.2 (security level 2) and Apple"
+        )
+    match = re.fullmatch(r"(?:ec-?)?(?:p-?|secp|prime)(\d+)[rv]?1?", text)
+    if match and int(match.group(1)) < 256:
+        raise FleetPkiError(
+            f"key type {shown(value)} is refused: browsers accept no EC curve below P-256 "
+            "(the CA/Browser Forum allows P-256, P-384 and P-521)"
         )
     if value not in KEY_TYPES:
-        raise FleetPkiError(f"key type '{value}' is not one of {', '.join(KEY_TYPES)}")
+        if text.startswith("dsa"):
+            raise FleetPkiError(f"key type {shown(value)} is not one of {', '.join(KEY_TYPES)}: TLS 1.3 and current "
+                                "browsers do not accept DSA")
+        raise FleetPkiError(f"key type {shown(value)} is not one of {', '.join(KEY_TYPES)}")
     return value
 
 

@@ -14,6 +14,7 @@ import ipaddress
 import re
 
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+from ansible_collections.fleet.pki.plugins.module_utils._shown import shown
 
 MAX_DNS_NAME_LENGTH = 253
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -25,7 +26,7 @@ def parse_ip(value):
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     if "%" in text:
-        raise FleetPkiError(f"'{value}' has an IPv6 zone index; certificates cannot carry one")
+        raise FleetPkiError(f"{shown(value)} has an IPv6 zone index; certificates cannot carry one")
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -35,38 +36,46 @@ def parse_ip(value):
 def normalise_dns_name(value, allow_wildcard=True):
     """Return the canonical form of a DNS name, or raise FleetPkiError saying what is wrong."""
     if not isinstance(value, str) or not value.strip():
-        raise FleetPkiError(f"'{value}' is not a DNS name: it is empty or not a string")
+        raise FleetPkiError(f"{shown(value)} is not a DNS name: it is empty or not a string")
     name = value.strip().rstrip(".").lower()
     if not name.isascii():
         raise FleetPkiError(
-            f"'{value}' is an internationalised name; give its ASCII (punycode, xn--...) form instead"
+            f"{shown(value)} is an internationalised name; give its ASCII (punycode, xn--...) form instead"
         )
     if len(name) > MAX_DNS_NAME_LENGTH:
-        raise FleetPkiError(f"'{value[:40]}...' is {len(name)} characters long; a DNS name has at most {MAX_DNS_NAME_LENGTH}")
+        raise FleetPkiError(f"{shown(value, 40)} is {len(name)} characters long; a DNS name has at most {MAX_DNS_NAME_LENGTH}")
     labels = name.split(".")
     if labels[0] == "*":
         if not allow_wildcard or len(labels) < 3:
-            raise FleetPkiError(f"'{value}' is a wildcard that is not allowed here")
+            raise FleetPkiError(f"{shown(value)} is a wildcard that is not allowed here")
         labels = labels[1:]
     for label in labels:
         if not _LABEL.match(label):
             raise FleetPkiError(
-                f"'{value}' is not a valid DNS name: label '{label}' must be 1-63 letters, digits or inner hyphens"
+                f"{shown(value)} is not a valid DNS name: label {shown(label)} must be 1-63 letters, digits or inner hyphens"
             )
     if labels[-1].isdigit():
-        raise FleetPkiError(f"'{value}' is neither a valid IP address nor a DNS name (its last label is numeric)")
+        raise FleetPkiError(f"{shown(value)} is neither a valid IP address nor a DNS name (its last label is numeric)")
     return name
 
 
 def san_from_address(value):
     """Classify one inventory address (like ansible_host): an IP becomes an IP SAN, a name a DNS SAN."""
-    address = parse_ip(value)
-    if address is not None:
-        return ("IP", address.compressed)
     try:
+        address = parse_ip(value)
+        if address is not None:
+            return ("IP", usable_address(address, value))
         return ("DNS", normalise_dns_name(value, allow_wildcard=False))
     except FleetPkiError as exc:
         raise FleetPkiError(f"ansible_host {exc}") from None
+
+
+def usable_address(address, value):
+    """The compressed form of an IP that a client can reach a device by, or raise naming `value`."""
+    if address.is_unspecified or address.is_multicast:
+        kind = "the unspecified address" if address.is_unspecified else "a multicast address"
+        raise FleetPkiError(f"{shown(value)} is {kind}; no client reaches a device by it")
+    return address.compressed
 
 
 def _sort_key(san):
@@ -83,10 +92,13 @@ def derive_sans(ansible_host=None, ip_addresses=(), dns_names=()):
     if ansible_host not in (None, ""):
         sans.add(san_from_address(ansible_host))
     for value in ip_addresses or ():
-        address = parse_ip(value)
-        if address is None:
-            raise FleetPkiError(f"fleet_pki_ip_addresses entry '{value}' is not an IP address")
-        sans.add(("IP", address.compressed))
+        try:
+            address = parse_ip(value)
+            if address is None:
+                raise FleetPkiError(f"{shown(value)} is not an IP address")
+            sans.add(("IP", usable_address(address, value)))
+        except FleetPkiError as exc:
+            raise FleetPkiError(f"fleet_pki_ip_addresses entry {exc}") from None
     for value in dns_names or ():
         try:
             sans.add(("DNS", normalise_dns_name(value)))

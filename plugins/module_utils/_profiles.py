@@ -14,6 +14,7 @@ import ipaddress
 
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import ExtendedKeyUsageOID, rsa, x509
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
+from ansible_collections.fleet.pki.plugins.module_utils._shown import shown
 
 PROFILES = ("server", "client", "server_client")
 DEFAULT_PROFILE = "server"
@@ -27,7 +28,7 @@ _EKU_NAMES = {"server": ("serverAuth",), "client": ("clientAuth",), "server_clie
 
 def validate_profile(value):
     if value not in PROFILES:
-        raise FleetPkiError(f"profile '{value}' is not one of {', '.join(PROFILES)}")
+        raise FleetPkiError(f"profile {shown(value)} is not one of {', '.join(PROFILES)}")
     return value
 
 

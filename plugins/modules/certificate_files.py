@@ -15,6 +15,8 @@ description:
   - Without O(key_content) and O(cert_content) it writes no key or certificate; it still keeps the chain, the
     full chain (the device's certificate followed by O(chain_content)) and every file's owner and mode in line.
   - Files are written atomically, with their final owner and mode set before they appear.
+  - A symbolic link in place of one of the files, or of the directory that holds it, is refused with an error that
+    names it, and nothing is written. The module never writes, chmods or reads through a link, nor replaces one.
   - You normally do not call this module yourself; M(fleet.pki.certificate) does.
   - Works with the Python standard library only. The key check uses Python C(cryptography) where the device
     has it and the C(openssl) command where it does not.
@@ -181,7 +183,7 @@ key_backend:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.pki.plugins.module_utils._device_files import (
-    ROLES, FileSpec, converge, parse_mode, report, resolve_owner,
+    ROLES, FileSpec, converge, parse_mode, refuse_linked_files, report, resolve_owner,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._device_keys import (
     activate_pending_key, backend, csr_for, new_pending_key, pending_path,
@@ -235,6 +237,8 @@ def main():
             role: FileSpec(params[f"{role}_path"], key_mode if role == "key" else cert_mode, uid, gid)
             for role in ROLES
         }
+        # A link planted in place of a file (or its directory) is refused before anything is read or written.
+        refuse_linked_files(specs, [pending_path(specs["key"].path)] if device_key else [])
         extra = {"key_backend": backend()} if device_key else {}
         if params["report_previous"]:
             extra["previous"] = report(specs, runner)

@@ -127,64 +127,6 @@ def test_no_private_key_or_passphrase_in_verbose_output(fleet):
     assert key_body not in output
 
 
-BAD_INPUT = [
-    ("ansible_host", {"dev2": {"ansible_host": "300.1.1.1"}}, "host dev2: ansible_host '300.1.1.1' is neither a valid IP address nor a DNS name"),
-    ("duplicate IP", {"dev2": {"ansible_host": "127.0.0.21"}}, "IP 127.0.0.21 is claimed by more than one host: dev1, dev2"),
-    ("RSA 1024", {"dev2": {"fleet_pki_key_type": "rsa-1024"}}, "host dev2: key type 'rsa-1024' is refused: RSA below 2048"),
-    ("validity", {"dev2": {"fleet_pki_validity_days": 900}}, "host dev2: validity_days 900 is over 825"),
-]
-
-
-@pytest.mark.parametrize("case, host_vars, message", BAD_INPUT, ids=[case[0] for case in BAD_INPUT])
-def test_bad_input_names_host_and_value_and_writes_nothing(fleet, case, host_vars, message):
-    del case
-    fleet.playbook("--limit", "dev1:laptop")
-    before = sorted(os.listdir(os.path.join(fleet.pki_dir, "hosts")))
-    index = open(os.path.join(fleet.pki_dir, "index.txt"), encoding="utf-8").read()
-    for name, values in host_vars.items():
-        values = dict(values)
-        fleet.devices[name] = values.pop("ansible_host", fleet.devices[name])
-        fleet.host_vars[name].update(values)
-    fleet.write()
-    rc, output = fleet.playbook(check=False)
-    assert rc != 0 and message in output, output
-    assert sorted(os.listdir(os.path.join(fleet.pki_dir, "hosts"))) == before
-    assert open(os.path.join(fleet.pki_dir, "index.txt"), encoding="utf-8").read() == index
-    assert not os.path.exists(os.path.join(fleet.state, "devices", "dev2"))
-
-
-def test_wrong_passphrase_and_foreign_ca_key_are_refused(fleet):
-    fleet.group_vars["fleet_pki_ca_passphrase"] = "right-canary-4410"
-    fleet.write()
-    fleet.playbook("--limit", "dev1:laptop")
-    fleet.group_vars["fleet_pki_ca_passphrase"] = "wrong-canary-5521"
-    fleet.write()
-    rc, output = fleet.playbook(check=False)
-    assert rc != 0 and "the CA passphrase is wrong" in output, output
-    assert "canary" not in output
-    assert not os.path.exists(os.path.join(fleet.state, "devices", "dev2"))
-
-    ca_key = os.path.join(fleet.pki_dir, "ca", "ca.key")
-    with open(ca_key, "w", encoding="utf-8") as handle:
-        handle.write(open(fleet.device_file("dev1", "key"), encoding="utf-8").read())  # a key of another certificate
-    fleet.group_vars.pop("fleet_pki_ca_passphrase")
-    fleet.write()
-    rc, output = fleet.playbook(check=False)
-    assert rc != 0 and "does not match the CA certificate" in output, output
-
-
-def test_unreadable_pki_directory_is_named(fleet):
-    fleet.playbook("--limit", "dev1:laptop")
-    os.chmod(fleet.pki_dir, 0)
-    # Root reads everything; without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH it obeys modes like anyone else.
-    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
-    try:
-        rc, output = fleet.playbook(check=False, wrap=drop if os.geteuid() == 0 else ())
-    finally:
-        os.chmod(fleet.pki_dir, 0o700)
-    assert rc != 0 and f"PKI directory {fleet.pki_dir} is not readable" in output, output
-
-
 def test_artifacts_delivery_writes_into_the_pki_directory_only(fleet):
     fleet.host_vars["dev5"]["fleet_pki_delivery"] = "artifacts"
     fleet.write()

@@ -11,7 +11,9 @@ import stat
 import pytest
 
 from ansible_collections.fleet.pki.plugins.module_utils import _atomic_files
-from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import deferred_writes, ensure_directory, read_file, write_file_atomic
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import (
+    deferred_writes, ensure_directory, read_file, refuse_links, write_file_atomic,
+)
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 
 
@@ -119,3 +121,34 @@ def test_a_write_that_must_not_wait_for_the_batch_is_on_disk_at_once(tmp_path):
         write_file_atomic(str(tmp_path / "index.txt"), b"shared", defer=False)
         assert (tmp_path / "index.txt").read_bytes() == b"shared" and not (tmp_path / "cert.pem").exists()
     assert (tmp_path / "cert.pem").read_bytes() == b"batched"
+
+
+# Planted links (issue 8): refused, named with their target, and left as they are.
+def test_refuse_links_names_a_linked_file_and_leaves_its_target_alone(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_text("precious\n")
+    link = tmp_path / "key.pem"
+    link.symlink_to(target)
+    with pytest.raises(FleetPkiError) as error:
+        refuse_links(str(link), "key file", "set key_path to the real file")
+    assert f"the key file {link} is a symbolic link (to {target})" in str(error.value)
+    assert "remove the link, or set key_path to the real file" in str(error.value)
+    assert target.read_text() == "precious\n" and link.is_symlink()
+
+
+def test_refuse_links_names_a_linked_directory_and_a_dangling_link(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "dest").symlink_to(real)
+    with pytest.raises(FleetPkiError, match=f"the directory {tmp_path / 'dest'} that holds .* is a symbolic link"):
+        refuse_links(str(tmp_path / "dest" / "key.pem"))
+    (tmp_path / "dangling.pem").symlink_to(tmp_path / "not-yet")
+    with pytest.raises(FleetPkiError, match="is a symbolic link"):
+        refuse_links(str(tmp_path / "dangling.pem"))
+    assert not os.listdir(real) and not (tmp_path / "not-yet").exists()
+
+
+def test_refuse_links_accepts_plain_and_missing_files(tmp_path):
+    (tmp_path / "plain.pem").write_text("x")
+    refuse_links(str(tmp_path / "plain.pem"))
+    refuse_links(str(tmp_path / "missing" / "key.pem"))

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import stat
 import subprocess
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ansible_collections.fleet.pki.plugins.module_utils._authority import (
     AuthoritySettings, ca_paths, ensure_authority, load_authority,
 )
+from ansible_collections.fleet.pki.plugins.module_utils._ca_renewal import renew_ca_certificate
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 
 SETTINGS = AuthoritySettings(common_name="Test Fleet CA", organization="Example Ltd")
@@ -165,3 +167,112 @@ def test_rsa_ca_and_openssl_reads_it(pki_dir, now):
     out = subprocess.run(["openssl", "x509", "-in", ca_paths(pki_dir)[0], "-noout", "-ext", "basicConstraints,keyUsage"],
                          check=True, capture_output=True, text=True).stdout
     assert "CA:TRUE, pathlen:0" in out and "Certificate Sign, CRL Sign" in out
+
+
+def tree(path):
+    """Every path under `path` with its content (files) and mode: what "nothing was written" compares."""
+    found = {}
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            full = os.path.join(root, name)
+            found[full] = (mode(full), open(full, "rb").read() if name in files else None)
+    return found
+
+
+# Too open (issue 8): like ssh's "UNPROTECTED PRIVATE KEY FILE", refused with the path, the mode and the fix.
+@pytest.mark.parametrize("where, bad_mode, message", [
+    ("ca/ca.key", 0o644, "is open to group or others (mode 0644)"),
+    ("ca/ca.key", 0o640, "is open to group or others (mode 0640)"),
+    ("ca/ca.key", 0o602, "is open to group or others (mode 0602)"),
+    ("ca", 0o770, "CA directory {path} is writable by group or others (mode 0770)"),
+    ("ca", 0o703, "CA directory {path} is writable by group or others (mode 0703)"),
+    ("", 0o775, "PKI directory {path} is writable by group or others (mode 0775)"),
+    ("", 0o1777, "PKI directory {path} is writable by group or others (mode 1777)"),
+])
+def test_a_pki_directory_open_to_others_is_refused_before_anything_is_written(pki_dir, now, where, bad_mode, message):
+    ensure_authority(pki_dir, SETTINGS, now=now)
+    path = os.path.join(pki_dir, where) if where else pki_dir
+    os.chmod(path, bad_mode)
+    os.unlink(ca_paths(pki_dir)[0])  # ensure_authority would write a new certificate, if it went on
+    before = tree(pki_dir)
+    for attempt in (lambda: ensure_authority(pki_dir, SETTINGS, now=now), lambda: load_authority(pki_dir)):
+        with pytest.raises(FleetPkiError) as error:
+            attempt()
+        assert message.format(path=path) in str(error.value)
+        fix = "chmod 600" if where == "ca/ca.key" else "chmod go-w"
+        assert f"{fix} {path}" in str(error.value)
+    assert tree(pki_dir) == before
+
+
+def test_the_key_mode_is_checked_on_every_load_of_the_key(pki_dir, now):
+    authority, _changed, _notes = ensure_authority(pki_dir, SETTINGS, now=now)
+    os.chmod(ca_paths(pki_dir)[1], 0o644)  # after the CA was loaded: signing still refuses
+    with pytest.raises(FleetPkiError, match="like ssh with an unprotected private key file"):
+        authority.private_key()
+
+
+@pytest.mark.parametrize("key_mode, directory_mode", [(0o600, 0o755), (0o400, 0o711), (0o600, 0o700)])
+def test_readable_directories_and_a_private_key_are_fine(pki_dir, now, key_mode, directory_mode):
+    """Reading the directories is allowed: they hold public files, and the key file guards itself (as ssh does)."""
+    ensure_authority(pki_dir, SETTINGS, now=now)
+    os.chmod(ca_paths(pki_dir)[1], key_mode)
+    os.chmod(pki_dir, directory_mode)
+    os.chmod(os.path.dirname(ca_paths(pki_dir)[1]), directory_mode)
+    assert load_authority(pki_dir).private_key()
+    assert ensure_authority(pki_dir, SETTINGS)[1] is False
+
+
+# An expired CA certificate (issue 8): refuse to sign with it, say so and point to the rotation guide.
+def test_an_expired_ca_refuses_to_sign_and_points_to_rotation(pki_dir, now):
+    ensure_authority(pki_dir, AuthoritySettings(common_name="Short CA", validity_days=1), now=now)
+    authority = load_authority(pki_dir)  # loading it is fine: renewal and reports need it
+    later = now + datetime.timedelta(days=2)
+    with pytest.raises(FleetPkiError) as error:
+        authority.private_key(now=later)
+    message = str(error.value)
+    assert f"the CA certificate {ca_paths(pki_dir)[0]} expired on 2026-11-27" in message
+    assert "refusing to sign" in message and "docs/ca-rotation.md" in message and "playbooks/renew.yml" in message
+    assert authority.private_key(now=now + datetime.timedelta(hours=23))  # still valid: signs
+    renewed = renew_ca_certificate(authority, None, 3650, later)  # the way out: same key, new validity
+    assert renewed.private_key(now=later)
+
+
+@pytest.mark.parametrize("cut", ["no END line", "short body", "one byte"])
+@pytest.mark.parametrize("passphrase", [None, "correct horse"])
+def test_a_truncated_key_is_named_truncated_not_a_wrong_passphrase(pki_dir, now, cut, passphrase):
+    ensure_authority(pki_dir, SETTINGS, passphrase=passphrase, now=now)
+    key_path = ca_paths(pki_dir)[1]
+    lines = open(key_path, "rb").read().splitlines(keepends=True)
+    damaged = {"no END line": b"".join(lines[:len(lines) // 2]),
+               "short body": b"".join(lines[:2] + lines[-1:]),
+               "one byte": lines[0][:1]}[cut]
+    with open(key_path, "wb") as handle:
+        handle.write(damaged)
+    with pytest.raises(FleetPkiError) as error:
+        load_authority(pki_dir).private_key(passphrase)
+    assert f"CA key {key_path} is not a readable private key" in str(error.value)
+    assert "passphrase is wrong" not in str(error.value)
+    assert "correct horse" not in str(error.value) and "PRIVATE KEY" not in str(error.value)
+
+
+def test_a_certificate_in_place_of_the_key_is_not_readable(pki_dir, now):
+    ensure_authority(pki_dir, SETTINGS, now=now)
+    with open(ca_paths(pki_dir)[1], "wb") as handle:
+        handle.write(open(ca_paths(pki_dir)[0], "rb").read())
+    with pytest.raises(FleetPkiError, match="is not a readable private key"):
+        load_authority(pki_dir).private_key()
+
+
+def test_an_old_style_encrypted_ca_key_is_not_mistaken_for_a_truncated_one(pki_dir, now):
+    """`openssl genrsa -aes256` keys carry Proc-Type/DEK-Info headers and ciphertext, not DER: still readable."""
+    ensure_authority(pki_dir, SETTINGS, now=now)
+    key_path = ca_paths(pki_dir)[1]
+    key = serialization.load_pem_private_key(open(key_path, "rb").read(), password=None)
+    legacy = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                               serialization.BestAvailableEncryption(b"legacy pass"))
+    assert b"Proc-Type: 4,ENCRYPTED" in legacy
+    with open(key_path, "wb") as handle:
+        handle.write(legacy)
+    assert load_authority(pki_dir).private_key("legacy pass")
+    with pytest.raises(FleetPkiError, match="passphrase is wrong"):
+        load_authority(pki_dir).private_key("not it")

@@ -103,3 +103,59 @@ def test_parse_mode():
     assert parse_mode(0o600, "key_mode") == 0o600
     with pytest.raises(FleetPkiError, match="key_mode 'rw' is not an octal file mode"):
         parse_mode("rw", "key_mode")
+
+
+# Planted links where a key is written (issue 8): refused before anything is read or written; the target is untouched.
+@pytest.fixture
+def planted(tmp_path):
+    """A file outside the destination that a link will point at, owned and moded as a secret would be."""
+    target = tmp_path / "outside" / "shadow"
+    target.parent.mkdir()
+    target.write_text("root:precious\n")
+    os.chmod(target, 0o640)
+    return target
+
+
+def snapshot(path):
+    return path.read_text(), mode(str(path)), os.stat(path).st_ino
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_link_in_place_of_a_file_is_refused_and_its_target_untouched(specs, leaf, authority, planted, role):
+    key, cert = leaf
+    os.makedirs(os.path.dirname(specs[role].path))
+    os.symlink(planted, specs[role].path)
+    before = snapshot(planted)
+    for attempt in (lambda: converge(specs, {"key": key, "cert": cert, "chain": authority.pem}),
+                    lambda: converge(specs, {"chain": authority.pem}),  # the attributes pass would chmod the target
+                    lambda: converge(specs, {"chain": authority.pem}, check_mode=True),
+                    lambda: report(specs)):  # reading through it would return the target's content
+        with pytest.raises(FleetPkiError) as error:
+            attempt()
+        assert f"the {role} file {specs[role].path} is a symbolic link (to {planted})" in str(error.value)
+        assert "root:precious" not in str(error.value)
+    assert snapshot(planted) == before and os.path.islink(specs[role].path)
+    assert sorted(os.listdir(os.path.dirname(specs[role].path))) == [f"{role}.pem"]  # nothing else was written
+
+
+def test_a_linked_directory_is_refused_and_nothing_lands_in_its_target(specs, leaf, authority, tmp_path):
+    key, cert = leaf
+    elsewhere = tmp_path / "etc"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, os.path.dirname(specs["key"].path))  # like hosts/dev1 -> /etc
+    with pytest.raises(FleetPkiError) as error:
+        converge(specs, {"key": key, "cert": cert, "chain": authority.pem})
+    assert f"the directory {os.path.dirname(specs['key'].path)} that holds" in str(error.value)
+    assert f"use the real directory {elsewhere}" in str(error.value)
+    assert os.listdir(elsewhere) == []
+
+
+def test_an_attacker_link_is_not_replaced_silently_either(specs, leaf, authority, planted):
+    """An atomic rename would replace the link without following it; refusing also makes the plant visible."""
+    key, cert = leaf
+    converge(specs, {"key": key, "cert": cert, "chain": authority.pem})
+    os.unlink(specs["key"].path)
+    os.symlink(planted, specs["key"].path)
+    with pytest.raises(FleetPkiError, match="never writes through or over a link"):
+        converge(specs, {"key": key, "cert": cert, "chain": authority.pem})
+    assert os.path.islink(specs["key"].path) and planted.read_text() == "root:precious\n"

@@ -70,3 +70,44 @@ def test_normalise_dns_name_limits():
     assert normalise_dns_name("a" * 63 + ".example") == "a" * 63 + ".example"
     with pytest.raises(FleetPkiError):
         normalise_dns_name("example.123")
+
+
+# Hostile and broken names (issue 8): each error names the field and shows the value, printable and bounded.
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(ansible_host="b\u00fccher.example"), "ansible_host 'b\u00fccher.example' is an internationalised name; give its ASCII"),
+    (dict(ansible_host="10.0.0.1", dns_names=["\u0441am.example"]),  # a Cyrillic 'с' that looks like 'c'
+     "fleet_pki_dns_names entry '\u0441am.example' is an internationalised name"),
+    (dict(ansible_host="a" * 64 + ".example"), "label '" + "a" * 64 + "' must be 1-63"),
+    (dict(ansible_host="10.0.0.1", dns_names=["a" * 64]), "fleet_pki_dns_names entry '" + "a" * 64 + "' is not a valid"),
+    (dict(ansible_host=".".join(["a" * 63] * 4)), "is 255 characters long; a DNS name has at most 253"),
+    (dict(ansible_host="a..example"), "label '' must be 1-63"),
+    (dict(ansible_host="dev1.example\nok: [dev9]"), "ansible_host 'dev1.example\\nok: [dev9]' is not a valid DNS name"),
+    (dict(ansible_host="dev1\x1b[31m.example"), "ansible_host 'dev1\\x1b[31m.example'"),
+    (dict(ansible_host="10.0.0.1/24"), "ansible_host '10.0.0.1/24' is not a valid DNS name"),
+    (dict(ansible_host="0.0.0.0"), "ansible_host '0.0.0.0' is the unspecified address"),
+    (dict(ansible_host="10.0.0.1", ip_addresses=["::"]), "fleet_pki_ip_addresses entry '::' is the unspecified address"),
+    (dict(ansible_host="224.0.0.251"), "ansible_host '224.0.0.251' is a multicast address"),
+    (dict(ansible_host="10.0.0.1", ip_addresses=["fe80::1%eth0"]), "fleet_pki_ip_addresses entry 'fe80::1%eth0' has an IPv6 zone"),
+    (dict(ansible_host="fe80::1%eth0"), "ansible_host 'fe80::1%eth0' has an IPv6 zone index"),
+    (dict(ansible_host="10.0.0.1", ip_addresses=["10.0.0.256"]), "fleet_pki_ip_addresses entry '10.0.0.256' is not an IP address"),
+    (dict(ansible_host="10.0.0.1", ip_addresses=["dev1.example"]), "fleet_pki_ip_addresses entry 'dev1.example' is not an IP"),
+    (dict(ansible_host="10.0.0.1", dns_names=["10.0.0.2"]), "fleet_pki_dns_names entry '10.0.0.2' is neither"),
+    (dict(ansible_host="10.0.0.1", dns_names=["*.*.example.com"]), "label '*' must be"),
+    (dict(ansible_host="*.example.com"), "ansible_host '*.example.com' is a wildcard that is not allowed here"),
+])
+def test_hostile_names_are_refused_with_the_field_and_the_value(kwargs, message):
+    with pytest.raises(FleetPkiError) as error:
+        derive_sans(**kwargs)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value) and "\x1b" not in str(error.value)  # no forged log lines or terminal codes
+
+
+def test_a_huge_value_is_cut_in_the_message():
+    with pytest.raises(FleetPkiError) as error:
+        derive_sans("x" * 10000)
+    assert "is 10000 characters long" in str(error.value) and len(str(error.value)) < 200
+
+
+@pytest.mark.parametrize("name", [".".join(["a" * 63] * 3 + ["a" * 61]), "a" * 63 + ".example."])
+def test_names_at_the_limits_are_accepted(name):
+    assert derive_sans(name) == (("DNS", name.rstrip(".")),)
