@@ -106,6 +106,27 @@ def write_file_atomic(path, data, mode=0o600, owner=None, group=None, defer=True
     _fsync_directory(os.path.dirname(path))
 
 
+def create_file_exclusive(path, data, mode=0o600):
+    """Create `path` complete with `data`, or not at all: an existing file is never replaced. False if one existed.
+
+    The temp file is linked, not renamed, into place: link() fails where rename() would overwrite.
+    """
+    if isinstance(data, str):
+        data = data.encode()
+    path = os.path.abspath(path)
+    tmp = _write_temp(path, data, mode, None, None, sync=True)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    finally:
+        _remove_quietly(tmp)
+    _fsync_directory(os.path.dirname(path))
+    return True
+
+
 def _write_temp(path, data, mode, owner, group, sync):
     """A complete temp file beside `path`, with its final mode and owner; fsynced when `sync`. Returns its path."""
     try:

@@ -18,7 +18,9 @@ import re
 import stat
 
 from ansible_collections.fleet.pki.plugins.module_utils import _ca_index
-from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory, read_file, write_file_atomic
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import (
+    create_file_exclusive, ensure_directory, read_file, write_file_atomic,
+)
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import (
     common_name, describe, load_certificate, to_pem,
 )
@@ -28,6 +30,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._key_types import (
     generate_private_key, key_type_of, signature_hash_for, validate_key_type,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._name_constraints import build_extension, constraints_of, normalise_constraints
+from ansible_collections.fleet.pki.plugins.module_utils._pki_lock import pki_lock
 from ansible_collections.fleet.pki.plugins.module_utils._profiles import ca_extensions, validate_ca_validity
 from ansible_collections.fleet.pki.plugins.module_utils._serials import random_serial
 from ansible_collections.fleet.pki.plugins.module_utils._trust_label import ca_label
@@ -129,31 +132,50 @@ def ensure_authority(pki_dir, settings, passphrase=None, check_mode=False, now=N
     cert_pem, key_pem = read_file(cert_path), read_file(key_path)
     now = now or datetime.datetime.now(datetime.timezone.utc)
 
-    if cert_pem is not None and key_pem is None:
+    if cert_pem is not None:
+        return _existing(pki_dir, cert_pem, key_pem, passphrase, settings)
+    if check_mode:
+        return None, True, []
+    _refuse_half_done_rollover(pki_dir)
+    for directory in (pki_dir, os.path.join(pki_dir, CA_DIR)):
+        ensure_directory(directory, 0o700)
+    # Two runs may start a new fleet at once: the second must find the first one's CA, never replace its key.
+    with pki_lock(pki_dir):
+        cert_pem, key_pem = read_file(cert_path), read_file(key_path)
+        if cert_pem is not None:
+            return _existing(pki_dir, cert_pem, key_pem, passphrase, settings)
+        notes = []
+        key = generate_private_key(settings.key_type) if key_pem is None else None
+        if key is None or not create_file_exclusive(key_path, _key_bytes(key, passphrase)):
+            key = load_ca_key(key_path, passphrase)
+            notes.append(f"{cert_path} was missing: made a new CA certificate for the existing key")
+        certificate = _self_sign(key, settings, now)
+        write_file_atomic(cert_path, to_pem(certificate), mode=0o644)
+        _ca_index.initialise(pki_dir)
+    return Authority(pki_dir, certificate), True, notes
+
+
+def _existing(pki_dir, cert_pem, key_pem, passphrase, settings):
+    cert_path, key_path = ca_paths(pki_dir)
+    if key_pem is None:
         raise FleetPkiError(
             f"{cert_path} exists but its key {key_path} is missing; refusing to create a new CA key "
             "(restore the key, or move the CA directory away to start a new CA on purpose)"
         )
-    if cert_pem is not None:
-        certificate = load_certificate(cert_pem, f"CA certificate {cert_path}")
-        load_ca_key(key_path, passphrase, certificate)
-        return Authority(pki_dir, certificate), False, _drift(certificate, settings)
+    certificate = load_certificate(cert_pem, f"CA certificate {cert_path}")
+    load_ca_key(key_path, passphrase, certificate)
+    return Authority(pki_dir, certificate), False, _drift(certificate, settings)
 
-    if check_mode:
-        return None, True, []
-    for directory in (pki_dir, os.path.join(pki_dir, CA_DIR)):
-        ensure_directory(directory, 0o700)
-    notes = []
-    if key_pem is None:
-        key = generate_private_key(settings.key_type)
-        write_file_atomic(key_path, _key_bytes(key, passphrase), mode=0o600)
-    else:
-        key = load_ca_key(key_path, passphrase)
-        notes.append(f"{cert_path} was missing: made a new CA certificate for the existing key")
-    certificate = _self_sign(key, settings, now)
-    write_file_atomic(cert_path, to_pem(certificate), mode=0o644)
-    _ca_index.initialise(pki_dir)
-    return Authority(pki_dir, certificate), True, notes
+
+def _refuse_half_done_rollover(pki_dir):
+    """No new CA while a rollover that was cut short between its renames holds the fleet's real CA elsewhere."""
+    for step in ("next", "previous"):  # _ca_rollover's directories (it imports this module, not the reverse)
+        if os.path.exists(os.path.join(pki_dir, step, CA_DIR, CA_CERT)):
+            raise FleetPkiError(
+                f"a CA rollover is half done ({os.path.join(pki_dir, step, CA_DIR)} exists, {os.path.join(pki_dir, CA_DIR)} "
+                "does not): run playbooks/rotate_ca.yml with -e fleet_pki_rollover_step=switch to finish it; "
+                "refusing to create a new CA key"
+            )
 
 
 def _check_directory(pki_dir):

@@ -67,7 +67,7 @@ def renew_ca_certificate(authority, passphrase, validity_days, now):
             builder = builder.add_extension(extension.value, critical=extension.critical)
         new = builder.sign(key, signature_hash_for(key))
         archive = superseded_path(authority)
-        ensure_directory(os.path.dirname(archive), 0o755)
+        ensure_directory(os.path.dirname(archive), 0o700)  # like every directory of the PKI directory
         write_file_atomic(archive, to_pem(old), mode=0o644)
         write_file_atomic(cert_path, to_pem(new), mode=0o644)
     return Authority(authority.pki_dir, new)

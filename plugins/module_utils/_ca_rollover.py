@@ -28,6 +28,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._authority import (
     AuthoritySettings,
     ensure_authority,
     load_authority,
+    load_ca_key,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._certificate_facts import common_name
 from ansible_collections.fleet.pki.plugins.module_utils._crypto import NameOID
@@ -82,6 +83,9 @@ def prepare(pki_dir, settings, passphrase=None, check_mode=False, now=None):
                             "finish it with the step retire first")
     if state["next"] is not None:
         return state["next"], False
+    # The passphrase must open the current key, so the new key gets the same protection: a rollover run without the
+    # passphrase fails here instead of leaving the fleet with an unencrypted CA key.
+    load_ca_key(state["current"].key_path, passphrase, state["current"].certificate)
     ensure_directory(os.path.join(pki_dir, NEXT), 0o700)
     authority, changed, _notes = ensure_authority(os.path.join(pki_dir, NEXT), settings, passphrase,
                                                   check_mode=check_mode, now=now)
@@ -98,17 +102,24 @@ def switch(pki_dir, check_mode=False):
             if state["previous"] is not None and state["current"] is not None:
                 return False  # switched already
             raise FleetPkiError(f"there is no next CA in {os.path.join(pki_dir, NEXT)}; run the step prepare first")
+        if state["current"] is not None and state["previous"] is not None:
+            # Three CAs: a switch moves nothing, because no key may end up overwritten or in an unexpected place.
+            raise FleetPkiError(
+                f"{os.path.join(pki_dir, PREVIOUS)} still holds the CA of the last rollover, and ca/ and "
+                f"{NEXT}/ca/ hold one each; nothing was moved. If the last rollover is done, finish it with the step "
+                "retire first. If a switch was interrupted between its two renames and a new CA was created in ca/ "
+                "before it finished, that ca/ is not the fleet's CA: move it out of the PKI directory (keep it) and "
+                "run the step switch again")
         if check_mode:
             return True
         if state["current"] is not None:
-            if state["previous"] is not None:
-                raise FleetPkiError(f"{os.path.join(pki_dir, PREVIOUS)} still holds the CA of the last rollover; "
-                                    "finish it with the step retire first")
             ensure_directory(os.path.join(pki_dir, PREVIOUS), 0o700)
+            # The current key is moved, never copied over or deleted: first out of the way, then the next CA in.
             os.rename(current_dir, previous_dir)
         # A crash here leaves no current CA, previous/ and next/ in place: this step, run again, finishes.
         os.rename(next_dir, current_dir)
-        _fsync_directory(pki_dir)
+        for directory in (pki_dir, os.path.join(pki_dir, PREVIOUS), os.path.join(pki_dir, NEXT)):
+            _fsync_directory(directory)  # every directory whose entries changed
     return True
 
 
@@ -128,11 +139,14 @@ def retire(pki_dir, check_mode=False):
             destination += datetime.datetime.now(datetime.timezone.utc).strftime("-%Y%m%dT%H%M%SZ")
         ensure_directory(os.path.join(pki_dir, RETIRED), 0o700)
         os.rename(os.path.join(pki_dir, PREVIOUS), destination)
-        _fsync_directory(pki_dir)
+        for directory in (pki_dir, os.path.join(pki_dir, RETIRED)):
+            _fsync_directory(directory)
     return label, True
 
 
 def _fsync_directory(path):
+    if not os.path.isdir(path):
+        return
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -55,6 +55,8 @@ options:
     description:
       - Passphrase that encrypts the new CA key (V(prepare)). Defaults to the host variable C(fleet_pki_ca_passphrase),
         so the new CA gets the same passphrase as the current one.
+      - It must open the current CA key (none for an unencrypted one). Without it, or with a wrong one, V(prepare) fails
+        before anything is written, so a rollover never leaves the fleet with a less protected CA key.
     type: str
   common_name:
     description:
@@ -72,7 +74,8 @@ options:
     default: 3650
 notes:
   - The new CA gets the organization and the name constraints of the current one.
-  - A CA key is never printed, returned or deleted.
+  - A CA key is never printed, returned or deleted. V(switch) and V(retire) move the old key with its directory (a
+    rename, never a copy over it), so an interrupted step leaves both keys in the PKI directory.
 seealso:
   - module: fleet.pki.authority
   - module: fleet.pki.trust_anchor

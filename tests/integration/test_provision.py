@@ -117,16 +117,6 @@ def test_check_mode_on_a_new_fleet_writes_nothing_and_diff_shows_sans(fleet):
     assert open(fleet.device_file("dev2", "cert"), encoding="utf-8").read() == cert_before
 
 
-def test_no_private_key_or_passphrase_in_verbose_output(fleet):
-    fleet.group_vars["fleet_pki_ca_passphrase"] = "pass-phrase-canary-7319"
-    fleet.write()
-    _rc, output = fleet.playbook("-vvv")
-    assert "PRIVATE KEY" not in output
-    assert "pass-phrase-canary-7319" not in output
-    key_body = open(fleet.device_file("dev1", "key"), encoding="utf-8").read().splitlines()[1]
-    assert key_body not in output
-
-
 def test_artifacts_delivery_writes_into_the_pki_directory_only(fleet):
     fleet.host_vars["dev5"]["fleet_pki_delivery"] = "artifacts"
     fleet.write()

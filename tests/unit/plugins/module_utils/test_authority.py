@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import multiprocessing
 import os
 import stat
 import subprocess
@@ -276,3 +277,35 @@ def test_an_old_style_encrypted_ca_key_is_not_mistaken_for_a_truncated_one(pki_d
     assert load_authority(pki_dir).private_key("legacy pass")
     with pytest.raises(FleetPkiError, match="passphrase is wrong"):
         load_authority(pki_dir).private_key("not it")
+
+
+def _create_after(barrier, pki_dir, results):
+    barrier.wait()
+    _ca, changed, _notes = ensure_authority(pki_dir, AuthoritySettings(common_name="Race CA"))
+    results.put(changed)
+
+
+def test_two_processes_creating_the_same_ca_at_once_make_one_ca_and_one_key(tmp_path):
+    context = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        pki_dir = str(tmp_path / f"race{attempt}")
+        barrier, results = context.Barrier(2), context.Queue()
+        workers = [context.Process(target=_create_after, args=(barrier, pki_dir, results)) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+            assert worker.exitcode == 0
+        assert sorted(results.get(timeout=5) for _ in workers) == [False, True]  # exactly one made the CA
+        certificate = x509.load_pem_x509_certificate(open(os.path.join(pki_dir, "ca", "ca.crt"), "rb").read())
+        key = serialization.load_pem_private_key(open(os.path.join(pki_dir, "ca", "ca.key"), "rb").read(), None)
+        assert key.public_key().public_numbers() == certificate.public_key().public_numbers()
+
+
+@pytest.mark.parametrize("step", ["next", "previous"])
+def test_no_new_ca_while_a_rollover_is_half_done(tmp_path, step):
+    pki_dir = str(tmp_path / "pki")
+    ensure_authority(os.path.join(pki_dir, step), AuthoritySettings(common_name="Moved CA"))  # ca/ was renamed away
+    with pytest.raises(FleetPkiError, match=rf"a CA rollover is half done \(.*/{step}/ca exists.*fleet_pki_rollover_step=switch"):
+        ensure_authority(pki_dir, AuthoritySettings(common_name="Fresh CA"))
+    assert not os.path.exists(os.path.join(pki_dir, "ca"))
