@@ -54,11 +54,13 @@ _deferred = None
 
 
 @contextlib.contextmanager
-def deferred_writes():
+def deferred_writes(few=False):
     """Batch the atomic writes made inside: temp files now, one sync, then every rename, then one more sync.
 
     One sync for a whole fleet's files instead of an fsync per file and per directory, with the same promise:
     after a crash each file is old or new, never half-written. Reads inside see the pending content.
+    Every temp file exists before the first rename, so a full disk fails the batch with nothing replaced.
+    `few`: a handful of files (one device's): fsync each file and its directory instead of syncing the system.
     """
     global _deferred  # pylint: disable=global-statement
     if _deferred is not None:  # nested: the outer batch commits
@@ -67,14 +69,23 @@ def deferred_writes():
     _deferred = {}
     try:
         yield
-        os.sync()  # every temp file's content is durable before any rename makes it visible
+        directories = {os.path.dirname(path) for path in _deferred}
+        if few:
+            for tmp, _data in _deferred.values():
+                _fsync_path(tmp)
+        else:
+            os.sync()  # every temp file's content is durable before any rename makes it visible
         for path, (tmp, _data) in list(_deferred.items()):
             try:
                 os.replace(tmp, path)
             except OSError as exc:
                 raise _write_error(path, exc) from None
             del _deferred[path]
-        os.sync()
+        if few:
+            for directory in directories:
+                _fsync_directory(directory)
+        else:
+            os.sync()
     finally:
         for tmp, _data in _deferred.values():  # whatever was not renamed: an error came first
             _remove_quietly(tmp)
@@ -171,6 +182,14 @@ def read_file(path):
         return None
     except OSError as exc:
         raise FleetPkiError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _fsync_path(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_directory(directory):

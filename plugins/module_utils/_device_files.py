@@ -17,7 +17,7 @@ import pwd
 import stat
 
 from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import (
-    ensure_directory, read_file, refuse_links, write_file_atomic,
+    deferred_writes, ensure_directory, read_file, refuse_links, write_file_atomic,
 )
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._key_match import key_state
@@ -91,16 +91,19 @@ def converge(specs, contents, check_mode=False):
     if "chain" in wanted and cert_pem:
         wanted["fullchain"] = _join(cert_pem, wanted["chain"])
     content_changed, attributes_fixed = [], []
-    for role in ROLES:
-        spec = specs[role]
-        data = wanted.get(role)
-        if data is not None and read_file(spec.path) != data.encode():
-            content_changed.append(role)
-            if not check_mode:
-                ensure_directory(os.path.dirname(spec.path), 0o755)
-                write_file_atomic(spec.path, data, mode=spec.mode, owner=spec.uid, group=spec.gid)
-        elif _fix_attributes(spec, check_mode):
-            attributes_fixed.append(role)
+    # One batch: every new file is complete beside its old one before the first rename, so a full disk
+    # replaces none of them and a kill leaves a new key beside an old certificate only between two renames.
+    with deferred_writes(few=True):
+        for role in ROLES:
+            spec = specs[role]
+            data = wanted.get(role)
+            if data is not None and read_file(spec.path) != data.encode():
+                content_changed.append(role)
+                if not check_mode:
+                    ensure_directory(os.path.dirname(spec.path), 0o755)
+                    write_file_atomic(spec.path, data, mode=spec.mode, owner=spec.uid, group=spec.gid)
+            elif _fix_attributes(spec, check_mode):
+                attributes_fixed.append(role)
     return content_changed, attributes_fixed
 
 

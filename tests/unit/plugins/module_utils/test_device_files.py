@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -159,3 +160,29 @@ def test_an_attacker_link_is_not_replaced_silently_either(specs, leaf, authority
     with pytest.raises(FleetPkiError, match="never writes through or over a link"):
         converge(specs, {"key": key, "cert": cert, "chain": authority.pem})
     assert os.path.islink(specs["key"].path) and planted.read_text() == "root:precious\n"
+
+
+def test_a_full_disk_replaces_none_of_the_files(specs, leaf, authority, monkeypatch):
+    key, cert = leaf
+    converge(specs, {"key": key, "cert": cert, "chain": authority.pem})
+    directory = os.path.dirname(specs["key"].path)
+    before = _directory_contents(directory)
+    new_key = key_pem(generate_private_key("ec-p256"))
+    writes = []
+    real_write = os.write
+
+    def write_until_full(fd, data):
+        writes.append(fd)
+        if len(writes) > 1:  # the new key fits, the certificate after it does not
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write_until_full)
+    with pytest.raises(FleetPkiError, match="no space left on device; the old file is unchanged"):
+        converge(specs, {"key": new_key, "cert": cert.replace("A", "B", 1), "chain": authority.pem})
+    monkeypatch.undo()
+    assert _directory_contents(directory) == before  # the old key and certificate, and no temp file left
+
+
+def _directory_contents(directory):
+    return {name: open(os.path.join(directory, name), "rb").read() for name in sorted(os.listdir(directory))}
