@@ -35,7 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 
-import bench  # noqa: E402  pylint: disable=wrong-import-position  (the synthetic fleet)
+# The synthetic fleet is the benchmark's: benchmarks/bench.py.
+import bench  # noqa: E402  pylint: disable=wrong-import-position
 import fleet_check  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(sys.executable)

@@ -290,13 +290,13 @@ def test_two_processes_creating_the_same_ca_at_once_make_one_ca_and_one_key(tmp_
     for attempt in range(5):
         pki_dir = str(tmp_path / f"race{attempt}")
         barrier, results = context.Barrier(2), context.Queue()
-        workers = [context.Process(target=_create_after, args=(barrier, pki_dir, results)) for _ in range(2)]
+        workers = [context.Process(target=_create_after, args=(barrier, pki_dir, results)) for _worker in range(2)]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join(60)
             assert worker.exitcode == 0
-        assert sorted(results.get(timeout=5) for _ in workers) == [False, True]  # exactly one made the CA
+        assert sorted(results.get(timeout=5) for _worker in workers) == [False, True]  # exactly one made the CA
         certificate = x509.load_pem_x509_certificate(open(os.path.join(pki_dir, "ca", "ca.crt"), "rb").read())
         key = serialization.load_pem_private_key(open(os.path.join(pki_dir, "ca", "ca.key"), "rb").read(), None)
         assert key.public_key().public_numbers() == certificate.public_key().public_numbers()
