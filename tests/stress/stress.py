@@ -7,8 +7,8 @@ Scenarios, each over the benchmark's synthetic fleet of local devices (benchmark
 
 - forks: provision N devices with many forks at once;
 - two: two provisions of the same new fleet, started together, then a third that must change nothing;
-- crash: kill provision (SIGKILL, the whole process group, device writes included) at a random moment,
-  check that no file is torn, rerun to completion, check again; several rounds;
+- crash: kill provision (SIGKILL to the whole process tree: controller, forks, module runs writing on the
+  devices) at a random moment, check that no file is torn, rerun to completion, check again; several rounds;
 - crash-batch: the same with playbooks/artifacts.yml (every file committed in one batch).
 
 After every step fleet_check.check_fleet() reads every file in the PKI directory and on every device.
@@ -72,27 +72,59 @@ class Run:
             return returncode, seconds, handle.read()
 
     def kill(self):
-        """SIGKILL the playbook, its forks and the module runs they started; return when all are gone."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """SIGKILL the playbook, its forks and the module runs they started, all at once, like a power cut.
+
+        Ansible's forks call setsid(), so the playbook's process group is not enough: the whole tree is frozen
+        with SIGSTOP (a frozen process cannot fork) until no new descendant appears, then killed.
+        """
+        frozen = set()
+        while True:
+            new = _descendants(self.process.pid) - frozen
+            if not new:
+                break
+            for pid in new:
+                _signal(pid, signal.SIGSTOP)
+            frozen |= new
+        for pid in frozen:
+            _signal(pid, signal.SIGKILL)
         self.process.wait()
         deadline = time.monotonic() + 30
-        while _session_alive(self.process.pid) and time.monotonic() < deadline:
+        while any(_alive(pid) for pid in frozen) and time.monotonic() < deadline:
             time.sleep(0.05)
 
 
-def _session_alive(session):
+def _signal(pid, number):
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
+
+
+def _descendants(root):
+    """`root` and every live process below it, from the parent links in /proc."""
+    children = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[3]) == session and fields[0] != "Z":
-            return True
-    return False
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(pid))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def run_to_end(work, playbook, forks, label):
