@@ -100,9 +100,9 @@ def reset(work, count, peer=False):
 class Sampler(threading.Thread):
     """Peak PSS, summed over the controller's processes (ansible-playbook and its forks, not module runs)."""
 
-    def __init__(self, session):
+    def __init__(self, root):
         super().__init__(daemon=True)
-        self.session, self.peak, self._done = session, 0, threading.Event()
+        self.root, self.peak, self._done = root, 0, threading.Event()
 
     def run(self):
         while not self._done.wait(0.1):
@@ -113,21 +113,37 @@ class Sampler(threading.Thread):
         self.join()
 
     def _pss(self):
+        # The tree, not the session: Ansible's forks call setsid(), so they leave ansible-playbook's session.
         total = 0
-        for pid in filter(str.isdigit, os.listdir("/proc")):
+        for pid in descendants(self.root):
             try:
-                with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-                if int(fields[3]) != self.session:
-                    continue
                 with open(f"/proc/{pid}/cmdline", "rb") as handle:
                     if b"ansible-playbook" not in handle.read():
-                        continue
+                        continue  # a module run of a local device
                 with open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as handle:
                     total += next(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
             except (OSError, StopIteration, IndexError, ValueError):
                 continue  # gone meanwhile
         return total * 1024
+
+
+def descendants(root):
+    """`root` and every live process below it, from the parent links in /proc."""
+    children = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(pid))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, ()))
+    return found
 
 
 def run_playbook(work, playbook, *inventories, extra=()):

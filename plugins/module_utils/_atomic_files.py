@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
+import time
 
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 
@@ -48,6 +50,12 @@ def refuse_links(path, what="file", fix="point the setting at the real file"):
     raise FleetPkiError(f"{where} is a symbolic link (to {os.readlink(link)}); fleet.pki never writes through or "
                         f"over a link. Nothing was written: remove the link, or {remedy}")
 
+
+# What follows ".<final name>." in a temp file's name: "<pid of its writer>.<random>.tmp" (no pid in temp files
+# from before the pid was added).
+_TEMP_SUFFIX = re.compile(r"^(?:(?P<pid>[0-9]+)\.)?[a-z0-9_]{8}\.tmp$")
+# A temp file whose writer may still be running (or whose pid is unknown) is stale only after this long.
+STALE_TEMP_SECONDS = 24 * 3600
 
 # While deferred_writes() is open: final path -> (temp file, bytes) of the writes not yet renamed.
 _deferred = None
@@ -140,8 +148,10 @@ def create_file_exclusive(path, data, mode=0o600):
 
 def _write_temp(path, data, mode, owner, group, sync):
     """A complete temp file beside `path`, with its final mode and owner; fsynced when `sync`. Returns its path."""
+    directory, name = os.path.split(path)
+    remove_stale_temps(directory, name)
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
     except OSError as exc:
         raise FleetPkiError(f"cannot write {path}: {exc.strerror}") from None
     try:
@@ -163,6 +173,46 @@ def _write_temp(path, data, mode, owner, group, sync):
         _remove_quietly(tmp)
         raise
     return tmp
+
+
+def remove_stale_temps(directory, name):
+    """Remove the temp files of `name` in `directory` that a killed write left behind; return how many.
+
+    A kill between a temp file's creation and its rename leaves the temp file, which may hold a private key.
+    Only temp files of the file about to be written are touched, and only when their writer is gone: its pid
+    is not running on this machine, or the file is older than STALE_TEMP_SECONDS (a pid that was reused).
+    """
+    removed = 0
+    prefix = f".{name}."
+    try:
+        entries = [entry for entry in os.scandir(directory) if entry.name.startswith(prefix)]
+    except OSError:
+        return 0  # a missing or unreadable directory: the write itself reports it
+    for entry in entries:
+        match = _TEMP_SUFFIX.match(entry.name[len(prefix):])
+        if not match:
+            continue
+        try:
+            stale = (match["pid"] is not None and not _running(int(match["pid"]))
+                     or time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_SECONDS)
+            if stale:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue  # removed meanwhile by another run's sweep
+    return removed
+
+
+def _running(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _write_error(path, exc):

@@ -79,7 +79,7 @@ class Run:
         """
         frozen = set()
         while True:
-            new = _descendants(self.process.pid) - frozen
+            new = bench.descendants(self.process.pid) - frozen
             if not new:
                 break
             for pid in new:
@@ -98,25 +98,6 @@ def _signal(pid, number):
         os.kill(pid, number)
     except ProcessLookupError:
         pass
-
-
-def _descendants(root):
-    """`root` and every live process below it, from the parent links in /proc."""
-    children = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(pid))
-    found, todo = set(), [root]
-    while todo:
-        pid = todo.pop()
-        found.add(pid)
-        todo.extend(children.get(pid, ()))
-    return found
 
 
 def _alive(pid):
@@ -187,7 +168,7 @@ def crash_rounds(work, count, forks, rounds, rng, playbook=PROVISION, delivery="
     """Kill a run at a random moment, check, rerun to the end, check; `rounds` times."""
     label = "crash" if playbook == PROVISION else "crash-batch"
     names = fresh_fleet(work, count, delivery)
-    kills, torn_pairs, leftovers, full_run = [], 0, 0, None
+    kills, torn_pairs, leftovers, after_reruns, full_run = [], 0, 0, 0, None
     for number in range(1, rounds + 1):
         if number > 1:  # every device needs its certificate again (the CA and index stay): work everywhere
             _wipe_devices(work, names, delivery)
@@ -206,13 +187,16 @@ def crash_rounds(work, count, forks, rounds, rng, playbook=PROVISION, delivery="
             torn_pairs += len(report.notes)
             leftovers += report.leftover_temps
         full_run, _output = run_to_end(work, playbook, forks, f"{label}-{number}-rerun")
-        check(work, names, f"{label} round {number}, after the rerun", complete=True, delivery=delivery)
+        # The rerun rewrites what the kill interrupted, and each write removes its file's stale temp files.
+        after_reruns += check(work, names, f"{label} round {number}, after the rerun", complete=True,
+                              delivery=delivery).leftover_temps
     _seconds, output = run_to_end(work, playbook, forks, f"{label}-noop")
     changed = changed_hosts(output) if delivery == "device" else _batch_changed(output)
     if changed:
         raise Failure(f"{label}: the final rerun changed {len(changed)} hosts (first: {changed[:3]})")
     return {"devices": count, "forks": forks, "rounds": rounds, "killed_at_s": kills,
-            "torn_key_certificate_pairs": torn_pairs, "leftover_temp_files": leftovers, "final_rerun_changed": 0}
+            "torn_key_certificate_pairs": torn_pairs, "leftover_temp_files": leftovers,
+            "temp_files_after_reruns": after_reruns, "final_rerun_changed": 0}
 
 
 def _wipe_devices(work, names, delivery):
@@ -256,7 +240,9 @@ def markdown(results, settings):
         else:
             outcome = (f"{result['rounds']} kills at {', '.join(f'{at} s' for at in result['killed_at_s'])}: no torn "
                        f"file; {result['torn_key_certificate_pairs']} devices caught between key and certificate, "
-                       f"{result['leftover_temp_files']} temp files left; every rerun converged, the last changed nothing")
+                       f"{result['leftover_temp_files']} temp files left by the kills, "
+                       f"{result['temp_files_after_reruns']} after the reruns; every rerun converged, the last changed "
+                       "nothing")
         lines.append(f"| {name} | {result.get('devices', '')} | {result.get('forks', '')} | {outcome} |")
     return "\n".join(lines + ["", DOC_END])
 

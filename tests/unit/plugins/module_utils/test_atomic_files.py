@@ -7,6 +7,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import subprocess
+import time
 
 import pytest
 
@@ -152,3 +154,45 @@ def test_refuse_links_accepts_plain_and_missing_files(tmp_path):
     (tmp_path / "plain.pem").write_text("x")
     refuse_links(str(tmp_path / "plain.pem"))
     refuse_links(str(tmp_path / "missing" / "key.pem"))
+
+
+def _dead_pid():
+    child = subprocess.Popen(["true"])  # pylint: disable=consider-using-with
+    child.wait()
+    return child.pid
+
+
+def test_a_write_removes_the_temp_files_a_killed_writer_left_of_that_file(tmp_path):
+    dead, alive = _dead_pid(), os.getppid()
+    left = {
+        f".key.pem.{dead}.ab12cd34.tmp": False,  # its writer is gone: removed
+        f".key.pem.{alive}.ab12cd34.tmp": True,  # its writer may still be writing: kept
+        ".key.pem.ab12cd34.tmp": True,  # no pid and recent: kept
+        f".cert.pem.{dead}.ab12cd34.tmp": True,  # another file's: its own next write removes it
+        ".key.pem.bak": True,  # not a temp file of ours
+        f".key.pem.{dead}.tmp": True,
+    }
+    for name in left:
+        (tmp_path / name).write_bytes(b"-----BEGIN PRIVATE KEY-----")
+    write_file_atomic(str(tmp_path / "key.pem"), b"new")
+    kept = {name for name, keep in left.items() if keep}
+    assert set(os.listdir(tmp_path)) == kept | {"key.pem"}
+
+
+def test_an_old_temp_file_is_stale_even_if_its_pid_runs_again(tmp_path):
+    day_old = time.time() - _atomic_files.STALE_TEMP_SECONDS - 60
+    for name in (f".key.pem.{os.getppid()}.ab12cd34.tmp", ".key.pem.ef56gh78.tmp"):
+        (tmp_path / name).write_bytes(b"old")
+        os.utime(tmp_path / name, (day_old, day_old))
+    assert _atomic_files.remove_stale_temps(str(tmp_path), "key.pem") == 2
+    assert not os.listdir(tmp_path)
+
+
+def test_a_batch_sweeps_before_its_own_temp_files_exist(tmp_path):
+    dead = _dead_pid()
+    (tmp_path / f".key.pem.{dead}.ab12cd34.tmp").write_bytes(b"old")
+    with deferred_writes(few=True):
+        write_file_atomic(str(tmp_path / "key.pem"), b"one")
+        write_file_atomic(str(tmp_path / "key.pem"), b"two")  # its own pending temp file is not swept as stale
+        assert read_file(str(tmp_path / "key.pem")) == b"two"
+    assert os.listdir(tmp_path) == ["key.pem"] and (tmp_path / "key.pem").read_bytes() == b"two"

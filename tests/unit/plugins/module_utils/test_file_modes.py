@@ -42,8 +42,8 @@ EXPORT_KNOBS = {"artifact_formats": ["pem", "der", "der_inc", "pkcs12", "c_heade
 # Files that hold a private key (or guard the PKI directory): never readable by anyone but the owner. A C export
 # holds the key in the header, or in the source file when one is asked for: the tests name those themselves.
 SECRET_NAME = re.compile(r"^(ca\.key|key\.pem|key\.der|key\.der\.inc|\.lock|.*\.p12|.*\.pending)$")
-# Temp files of the atomic writer: .<final name>.<random>.tmp beside the final file.
-TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
+# Temp files of the atomic writer: .<final name>.<pid>.<random>.tmp beside the final file.
+TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[0-9]+\.[a-z0-9_]{8}\.tmp$")
 
 
 @dataclasses.dataclass
