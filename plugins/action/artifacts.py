@@ -18,7 +18,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._authority import ca_pat
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._host_settings import duplicate_ip_errors, host_settings
 from ansible_collections.fleet.pki.plugins.plugin_utils._controller_action import ControllerAction
-from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import host_knobs, option_or_knob, resolve_pki_dir
+from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import host_knobs, host_variables, option_or_knob, resolve_pki_dir
 
 ARGUMENT_SPEC = dict(
     hosts=dict(type="list", elements="str"),
@@ -40,7 +40,7 @@ class ActionModule(ControllerAction):
         hostvars = task_vars["hostvars"]
         groups, left_out, errors, checked = {}, [], [], []
         for name in names:  # every host checked before anything is written, as fleet.pki.preflight does
-            variables = hostvars[name] if name in hostvars else None
+            variables = host_variables(hostvars, name) if name in hostvars else None
             try:
                 if variables is None:
                     raise FleetPkiError(f"host {name}: not in the inventory")

@@ -9,7 +9,7 @@ from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiE
 from ansible_collections.fleet.pki.plugins.module_utils._host_settings import duplicate_ip_errors, host_settings
 from ansible_collections.fleet.pki.plugins.module_utils._names import san_strings
 from ansible_collections.fleet.pki.plugins.plugin_utils._controller_action import ControllerAction
-from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import host_knobs
+from ansible_collections.fleet.pki.plugins.plugin_utils._host_knobs import host_knobs, host_variables
 
 ARGUMENT_SPEC = dict(hosts=dict(type="list", elements="str"))
 
@@ -28,7 +28,7 @@ class ActionModule(ControllerAction):
                 errors.append(f"host {name}: not in the inventory")
                 continue
             try:
-                checked.append(host_settings(name, **host_knobs(hostvars[name], self._templar)))
+                checked.append(host_settings(name, **host_knobs(host_variables(hostvars, name), self._templar)))
             except FleetPkiError as exc:
                 errors.append(str(exc))
         errors += duplicate_ip_errors(checked)

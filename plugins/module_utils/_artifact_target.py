@@ -18,15 +18,17 @@ class ArtifactTarget:
 
     def __init__(self, pki_dir, host, check_mode, export_knobs=None):
         self._pki_dir, self._host, self._check_mode = pki_dir, host, check_mode
-        self._specs = artifact_specs(pki_dir, host)
+        self._specs = artifact_specs(pki_dir, host)  # refuses a linked host directory, here once
+        self._directory = os.path.dirname(self._specs["key"].path)
         self._exports = export_settings(host, **(export_knobs or {}))  # validated before anything is written
 
     def paths(self):
         return {role: spec.path for role, spec in self._specs.items()}
 
     def inspect(self, chain_pem):
-        exists = os.path.isdir(host_directory(self._pki_dir, self._host))
-        changed = converge(self._specs, {"chain": chain_pem}, check_mode=self._check_mode) if exists else ([], [])
+        if not os.path.isdir(self._directory):  # a new host: nothing held
+            return None, "missing", ([], [])
+        changed = converge(self._specs, {"chain": chain_pem}, check_mode=self._check_mode)
         held = report(self._specs)
         return held["certificate"], held["key_state"], changed
 
@@ -36,12 +38,12 @@ class ArtifactTarget:
 
     def export(self, outcome, chain_pem, pending, diff):
         """DER, .der.inc, PKCS#12 and C exports from the files above; `pending`: check mode, and a new certificate is due."""
-        paths, changed = converge_exports(host_directory(self._pki_dir, self._host), self._exports, chain_pem,
+        paths, changed = converge_exports(self._directory, self._exports, chain_pem,
                                           check_mode=self._check_mode, pending=pending)
         outcome.update(artifacts=paths, changed_artifacts=changed)
         if changed:
             outcome["changed"] = True
         if changed and diff:
             entry = {"prepared": f"{self._host} exports {'to write' if self._check_mode else 'written'} in "
-                                 f"{host_directory(self._pki_dir, self._host)}:\n" + "".join(f"  {name}\n" for name in changed)}
+                                 f"{self._directory}:\n" + "".join(f"  {name}\n" for name in changed)}
             outcome["diff"] = [outcome["diff"], entry] if "diff" in outcome else entry

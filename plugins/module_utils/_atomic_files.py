@@ -33,19 +33,22 @@ def ensure_directory(path, mode=0o700):
     return True
 
 
-def refuse_links(path, what="file", fix="point the setting at the real file"):
+def refuse_links(path, what="file", fix="point the setting at the real file", checked_directories=None):
     """Raise when `path` or the directory that holds it is a symbolic link (a missing path is fine).
 
     A link where fleet.pki writes a key is a mistake or an attack: following it writes (or chmods) the target, and
     replacing it, as the rename of an atomic write would, hides it. So it is refused, and left as it is.
+    `checked_directories`: a set of directories found not to be links, filled here, so that each is checked once.
     """
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.islink(path):
         link, where, remedy = path, f"the {what} {path}", fix
-    elif os.path.islink(directory):
+    elif (checked_directories is None or directory not in checked_directories) and os.path.islink(directory):
         link, where = directory, f"the directory {directory} that holds {path}"
         remedy = f"use the real directory {os.path.realpath(directory)}"
     else:
+        if checked_directories is not None:
+            checked_directories.add(directory)
         return
     raise FleetPkiError(f"{where} is a symbolic link (to {os.readlink(link)}); fleet.pki never writes through or "
                         f"over a link. Nothing was written: remove the link, or {remedy}")
@@ -57,8 +60,10 @@ _TEMP_SUFFIX = re.compile(r"^(?:(?P<pid>[0-9]+)\.)?[a-z0-9_]{8}\.tmp$")
 # A temp file whose writer may still be running (or whose pid is unknown) is stale only after this long.
 STALE_TEMP_SECONDS = 24 * 3600
 
-# While deferred_writes() is open: final path -> (temp file, bytes) of the writes not yet renamed.
+# While deferred_writes() is open: final path -> (temp file, bytes) of the writes not yet renamed, and
+# directory -> its possible temp files from before the batch (see remove_stale_temps).
 _deferred = None
+_temp_listings = {}
 
 
 @contextlib.contextmanager
@@ -75,6 +80,7 @@ def deferred_writes(few=False):
         yield
         return
     _deferred = {}
+    _temp_listings.clear()
     try:
         yield
         directories = {os.path.dirname(path) for path in _deferred}
@@ -91,13 +97,14 @@ def deferred_writes(few=False):
             del _deferred[path]
         if few:
             for directory in directories:
-                _fsync_directory(directory)
+                fsync_directory(directory)
         else:
             os.sync()
     finally:
         for tmp, _data in _deferred.values():  # whatever was not renamed: an error came first
             _remove_quietly(tmp)
         _deferred = None
+        _temp_listings.clear()
 
 
 def write_file_atomic(path, data, mode=0o600, owner=None, group=None, defer=True):
@@ -122,7 +129,7 @@ def write_file_atomic(path, data, mode=0o600, owner=None, group=None, defer=True
     except OSError as exc:
         _remove_quietly(tmp)
         raise _write_error(path, exc) from None
-    _fsync_directory(os.path.dirname(path))
+    fsync_directory(os.path.dirname(path))
 
 
 def create_file_exclusive(path, data, mode=0o600):
@@ -142,7 +149,7 @@ def create_file_exclusive(path, data, mode=0o600):
         raise _write_error(path, exc) from None
     finally:
         _remove_quietly(tmp)
-    _fsync_directory(os.path.dirname(path))
+    fsync_directory(os.path.dirname(path))
     return True
 
 
@@ -184,11 +191,9 @@ def remove_stale_temps(directory, name):
     """
     removed = 0
     prefix = f".{name}."
-    try:
-        entries = [entry for entry in os.scandir(directory) if entry.name.startswith(prefix)]
-    except OSError:
-        return 0  # a missing or unreadable directory: the write itself reports it
-    for entry in entries:
+    for entry in _temp_entries(directory):
+        if not entry.name.startswith(prefix):
+            continue
         match = _TEMP_SUFFIX.match(entry.name[len(prefix):])
         if not match:
             continue
@@ -201,6 +206,20 @@ def remove_stale_temps(directory, name):
         except OSError:
             continue  # removed meanwhile by another run's sweep
     return removed
+
+
+def _temp_entries(directory):
+    """The directory's entries that may be temp files; listed once per directory in a batch of writes."""
+    if _deferred is not None and directory in _temp_listings:
+        return _temp_listings[directory]
+    try:
+        with os.scandir(directory) as entries:
+            found = [entry for entry in entries if entry.name.startswith(".") and entry.name.endswith(".tmp")]
+    except OSError:
+        found = []  # a missing or unreadable directory: the write itself reports it
+    if _deferred is not None:
+        _temp_listings[directory] = found
+    return found
 
 
 def _running(pid):
@@ -242,17 +261,12 @@ def _fsync_path(path):
         os.close(fd)
 
 
-def _fsync_directory(directory):
+def fsync_directory(directory):
+    """Make a directory's new entries (renames, links) durable; best effort, since not every file system can."""
     try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
+        _fsync_path(directory)
     except OSError:
         pass
-    finally:
-        os.close(fd)
 
 
 def _remove_quietly(path):

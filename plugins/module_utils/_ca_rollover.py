@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime
 import os
 
-from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory
+from ansible_collections.fleet.pki.plugins.module_utils._atomic_files import ensure_directory, fsync_directory
 from ansible_collections.fleet.pki.plugins.module_utils._authority import (
     CA_DIR,
     AuthoritySettings,
@@ -119,7 +119,7 @@ def switch(pki_dir, check_mode=False):
         # A crash here leaves no current CA, previous/ and next/ in place: this step, run again, finishes.
         os.rename(next_dir, current_dir)
         for directory in (pki_dir, os.path.join(pki_dir, PREVIOUS), os.path.join(pki_dir, NEXT)):
-            _fsync_directory(directory)  # every directory whose entries changed
+            fsync_directory(directory)  # every directory whose entries changed
     return True
 
 
@@ -140,15 +140,5 @@ def retire(pki_dir, check_mode=False):
         ensure_directory(os.path.join(pki_dir, RETIRED), 0o700)
         os.rename(os.path.join(pki_dir, PREVIOUS), destination)
         for directory in (pki_dir, os.path.join(pki_dir, RETIRED)):
-            _fsync_directory(directory)
+            fsync_directory(directory)
     return label, True
-
-
-def _fsync_directory(path):
-    if not os.path.isdir(path):
-        return
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -48,7 +48,7 @@ def sans_of(certificate):
         extension = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return ()
-    sans = [("IP", str(value)) for value in extension.get_values_for_type(x509.IPAddress)
+    sans = [("IP", value) for value in extension.get_values_for_type(x509.IPAddress)
             if not isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network))]
     sans += [("DNS", value) for value in extension.get_values_for_type(x509.DNSName)]
     return normalise_sans(sans)

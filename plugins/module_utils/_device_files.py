@@ -72,10 +72,11 @@ def refuse_linked_files(specs, extra_paths=()):
 
     Reading through a planted link would report the target's content; chmod and chown would change the target.
     """
+    directories = set()  # the files usually share one directory: check it once
     for role in ROLES:
-        refuse_links(specs[role].path, f"{role} file", f"set {role}_path to the real file")
+        refuse_links(specs[role].path, f"{role} file", f"set {role}_path to the real file", directories)
     for path in extra_paths:
-        refuse_links(path, "file", "set key_path to the real file")
+        refuse_links(path, "file", "set key_path to the real file", directories)
 
 
 def converge(specs, contents, check_mode=False):

@@ -110,14 +110,19 @@ def derive_sans(ansible_host=None, ip_addresses=(), dns_names=()):
 
 
 def normalise_sans(sans):
-    """Canonical sorted tuple for SANs read back from a certificate."""
-    result = set()
+    """Canonical sorted tuple for SANs read back from a certificate. IP values may be strings or ipaddress objects.
+
+    Every address is parsed once: this runs for each certificate a fleet holds, on every run.
+    """
+    keyed = {}
     for kind, value in sans:
         if kind == "IP":
-            result.add(("IP", ipaddress.ip_address(value).compressed))
+            address = value if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else ipaddress.ip_address(value)
+            keyed[("IP", address.compressed)] = (0, address.version, int(address), "")
         else:
-            result.add(("DNS", value.lower().rstrip(".")))
-    return tuple(sorted(result, key=_sort_key))
+            name = value.lower().rstrip(".")
+            keyed[("DNS", name)] = (1, 0, 0, name)
+    return tuple(sorted(keyed, key=keyed.get))
 
 
 def san_strings(sans):

@@ -91,3 +91,21 @@ def test_bad_input_fails_naming_every_host_and_writes_nothing(fleet):
     assert "fw05" in text and "fleet_pki_pkcs12_password" in text, output
     assert "host fw06" in text and "-bad-.example" in text, output
     assert index_lines(fleet) == before
+
+
+def test_templated_knobs_are_expanded_in_the_hosts_own_context(fleet):
+    # Plain knobs are read without a template engine per host (_host_knobs.host_variables); a template must
+    # still be expanded, with the variables of the host it belongs to.
+    for name in ("fw01", "fw02"):
+        fleet.host_vars[name].update(fleet_site=f"site-{name}",
+                                     fleet_pki_dns_names=["{{ inventory_hostname }}.{{ fleet_site }}.test"])
+    fleet.write()
+    _rc, output = fleet.playbook(playbook="playbooks/artifacts.yml")
+    assert summary(output)["fw01"] == "issued", output
+    for name in ("fw01", "fw02"):
+        sans = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
+                               os.path.join(fleet.pki_dir, "hosts", name, "cert.pem")],
+                              capture_output=True, text=True, check=True).stdout
+        assert f"DNS:{name}.site-{name}.test" in sans, sans
+    _rc, output = fleet.playbook(playbook="playbooks/artifacts.yml")
+    assert set(summary(output).values()) == {"kept"}, output

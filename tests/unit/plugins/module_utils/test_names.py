@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
@@ -64,6 +66,14 @@ def test_derive_sans_needs_at_least_one_name():
 def test_ipv6_spellings_compare_equal():
     assert normalise_sans([("IP", "2001:db8:0:0:0:0:0:1"), ("DNS", "A.example.")]) == \
         normalise_sans([("DNS", "a.example"), ("IP", "2001:db8::1")])
+
+
+def test_sans_from_a_certificate_sort_addresses_by_value_before_names():
+    # A certificate's IP SANs arrive as ipaddress objects; 10.0.0.9 sorts before 10.0.0.10 (not as text).
+    sans = [("DNS", "b.example"), ("IP", ipaddress.ip_address("10.0.0.10")), ("IP", "10.0.0.9"),
+            ("IP", ipaddress.ip_address("::1")), ("DNS", "A.example")]
+    assert normalise_sans(sans) == (("IP", "10.0.0.9"), ("IP", "10.0.0.10"), ("IP", "::1"),
+                                    ("DNS", "a.example"), ("DNS", "b.example"))
 
 
 def test_normalise_dns_name_limits():
