@@ -78,10 +78,11 @@ def usable_address(address, value):
     return address.compressed
 
 
-def _sort_key(san):
+def _sort_key(san, address=None):
+    """IP SANs first, by version and value; then DNS names. `address`: the IP already parsed."""
     kind, value = san
     if kind == "IP":
-        address = ipaddress.ip_address(value)
+        address = address or ipaddress.ip_address(value)
         return (0, address.version, int(address), "")
     return (1, 0, 0, value)
 
@@ -118,10 +119,10 @@ def normalise_sans(sans):
     for kind, value in sans:
         if kind == "IP":
             address = value if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else ipaddress.ip_address(value)
-            keyed[("IP", address.compressed)] = (0, address.version, int(address), "")
+            san = ("IP", address.compressed)
         else:
-            name = value.lower().rstrip(".")
-            keyed[("DNS", name)] = (1, 0, 0, name)
+            san, address = ("DNS", value.lower().rstrip(".")), None
+        keyed[san] = _sort_key(san, address)
     return tuple(sorted(keyed, key=keyed.get))
 
 

@@ -29,3 +29,4 @@ def test_every_stress_scenario_at_small_scale(tmp_path):
     assert results["two"]["certificates"] == 12 and results["two"]["rerun_changed"] == 0
     for name in ("crash", "crash-batch"):
         assert len(results[name]["killed_at_s"]) == 2 and results[name]["final_rerun_changed"] == 0
+        assert results[name]["temp_files_after_reruns"] == 0  # each rerun's writes remove what a kill left
