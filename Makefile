@@ -171,4 +171,4 @@ ee: bench-venv link ## Check meta/execution-environment.yml with ansible-builder
 	done; echo "ee: the execution-environment dependencies of fleet.pki resolve"
 
 clean: ## Remove .venv, .venv-alt, .venv-bench, .fleet, .demo, .bench, .stress and tests/output
-	rm -rf $(VENV) $(ALT_VENV) $(BENCH_VENV) .fleet .demo .bench .bench-smoke .stress tests/output
+	rm -rf $(VENV) $(ALT_VENV) $(BENCH_VENV) .fleet .demo .bench .bench-smoke .bench.trash .bench-smoke.trash .stress tests/output

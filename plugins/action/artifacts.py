@@ -4,7 +4,7 @@
 """fleet.pki.artifacts: decide, issue or keep, and export the artefacts of every artefact-only host, in one task.
 
 The same decisions as fleet.pki.certificate makes per host, for the whole play at once (_artifact_batch):
-one task instead of one per host, the CA key loaded once, one index write, one sync for every file.
+one task instead of one per host, the CA key loaded once, and per 1,000 hosts one index write and one sync.
 """
 
 from __future__ import annotations

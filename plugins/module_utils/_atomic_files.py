@@ -70,7 +70,7 @@ _temp_listings = {}
 def deferred_writes(few=False):
     """Batch the atomic writes made inside: temp files now, one sync, then every rename, then one more sync.
 
-    One sync for a whole fleet's files instead of an fsync per file and per directory, with the same promise:
+    One sync for a batch's files instead of an fsync per file and per directory, with the same promise:
     after a crash each file is old or new, never half-written. Reads inside see the pending content.
     Every temp file exists before the first rename, so a full disk fails the batch with nothing replaced.
     `few`: a handful of files (one device's): fsync each file and its directory instead of syncing the system.
@@ -83,6 +83,8 @@ def deferred_writes(few=False):
     _temp_listings.clear()
     try:
         yield
+        if not _deferred:
+            return  # nothing to commit: a no-op run costs no sync
         directories = {os.path.dirname(path) for path in _deferred}
         if few:
             for tmp, _data in _deferred.values():

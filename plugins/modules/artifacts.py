@@ -13,9 +13,12 @@ description:
   - For every host of the play whose C(fleet_pki_delivery) is V(artifacts), makes the same decision as
     M(fleet.pki.certificate) does per host (issue, renew or keep, from the same inventory knobs), and writes the
     same files into C(<pki_dir>/hosts/<host>/) on the controller, firmware exports included.
-  - One task for the whole fleet instead of one per host. The CA key is loaded once, every due certificate is signed
-    under one lock with one write of the index, and all files are committed together (temp files, one sync, then
-    the renames), so 10,000 devices take seconds (see C(docs/performance.md)).
+  - One task for the whole fleet instead of one per host. The CA key is loaded once. Hosts are committed 1,000 at a
+    time; for each 1,000, every due certificate is signed under one lock with one write of the index, and all files
+    are committed together (temp files, one sync, then the renames). So 10,000 devices take seconds, and the
+    controller holds no more than 1,000 hosts' pending files in memory (see C(docs/performance.md)).
+  - A failure part-way (a full disk) leaves every host whole, with its old files or its new ones. The hosts of the
+    commits before it keep their new files; the next run converges the rest.
   - Every host's settings are checked first; any error (a bad SAN, an IP two hosts claim, a PKCS#12 format without a
     password) fails the task, naming each host and value, before anything is written.
   - Hosts whose delivery is V(device) are left out and listed in RV(left_out); M(fleet.pki.certificate) serves them.
