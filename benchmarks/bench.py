@@ -386,8 +386,9 @@ def markdown(summary, settings, command):
     lines = [f"Measured {settings['date']} with `{command}`.", "",
              f"- Machine: {machine()}", "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
              f"- N = {settings['n']} devices (`ansible_connection: local`), forks and pipelining from the shipped "
-             f"`ansible.cfg`; runs per scenario: {settings['runs']} (peer: {settings['peer_runs']}); median, min–max.", "",
-             "| Scenario | median s | min–max s | ms per device | CPU s (median) | controller peak MB |",
+             f"`ansible.cfg`; runs per scenario: {settings['runs']} (peer: {settings['peer_runs']}"
+             + (f"; N = {settings['scale_n']}: {settings['scale_runs']}" if settings["scale_n"] else "") + "); median, min–max.", "",
+             "| Scenario | median s | min–max s | ms per device | CPU s (median) | controller peak MiB |",
              "|---|---:|---:|---:|---:|---:|"]
     for scenario, label in LABELS.items():
         if scenario not in summary:
@@ -404,7 +405,7 @@ def markdown(summary, settings, command):
             if scenario in summary:
                 entry = summary[scenario]
                 lines.append(f"| {label} at N = {settings['scale_n']}, {form.upper()} inventory | "
-                             f"{entry['seconds']['median']:.1f} | (1 run) | "
+                             f"{entry['seconds']['median']:.1f} | {entry['seconds']['min']:.1f}–{entry['seconds']['max']:.1f} | "
                              f"{1000 * entry['seconds']['median'] / settings['scale_n']:.2f} | {entry['cpu']['median']:.1f} | "
                              f"{entry['peak_bytes'] / 2**20:.0f} |")
     lines += ["", "| Ratio (medians) | measured | target |", "|---|---:|---:|"]
@@ -432,7 +433,8 @@ def main(argv=None):
     parser.add_argument("--peer-runs", type=int, default=None, help="runs of the peer (default: --runs)")
     parser.add_argument("--suites", default="floor,ours,artifacts,batch,peer", help="comma-separated: " + ",".join(SUITES))
     parser.add_argument("--scale-n", type=int, default=0,
-                        help="also run artifacts.yml once with this many devices (the 10,000-device target)")
+                        help="also run artifacts.yml with this many devices (the 10,000-device target)")
+    parser.add_argument("--scale-runs", type=int, default=3, help="runs of each --scale-n scenario")
     parser.add_argument("--work", default=os.path.join(REPO, ".bench"), help="scratch directory (emptied)")
     parser.add_argument("--json", help="also write the summary as JSON here")
     parser.add_argument("--write-docs", action="store_true", help=f"put the results into {os.path.relpath(DOC, REPO)}")
@@ -458,14 +460,15 @@ def main(argv=None):
             print(f"bench: run {index + 1}, {suite} (N={args.n})", flush=True)
             for scenario, run in SUITES[suite](work, names).items():
                 samples.setdefault(scenario, []).append(run)
-                print(f"  {scenario}: {run[0]:.1f} s, CPU {run[1]:.1f} s, peak {run[2] / 2**20:.0f} MB", flush=True)
-    for form in ("yaml", "ini") if args.scale_n else ():
-        print(f"bench: artifacts.yml at N={args.scale_n}, {form} inventory", flush=True)
-        for scenario, run in batch_runs(work, [], args.scale_n, form).items():
-            samples[f"scale_{form}_{scenario}"] = [run]
-            print(f"  {scenario}: {run[0]:.1f} s, CPU {run[1]:.1f} s, peak {run[2] / 2**20:.0f} MB", flush=True)
+                print(f"  {scenario}: {run[0]:.1f} s, CPU {run[1]:.1f} s, peak {run[2] / 2**20:.0f} MiB", flush=True)
+    for index in range(args.scale_runs if args.scale_n else 0):
+        for form in ("yaml", "ini"):
+            print(f"bench: run {index + 1}, artifacts.yml at N={args.scale_n}, {form} inventory", flush=True)
+            for scenario, run in batch_runs(work, [], args.scale_n, form).items():
+                samples.setdefault(f"scale_{form}_{scenario}", []).append(run)
+            print(f"  {scenario}: {run[0]:.1f} s, CPU {run[1]:.1f} s, peak {run[2] / 2**20:.0f} MiB", flush=True)
     summary = summarise(samples)
-    settings = {"n": args.n, "runs": args.runs, "peer_runs": peer_runs, "scale_n": args.scale_n,
+    settings = {"n": args.n, "runs": args.runs, "peer_runs": peer_runs, "scale_n": args.scale_n, "scale_runs": args.scale_runs,
                 "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     command = " ".join(["benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])])
     text = markdown(summary, settings, command)
