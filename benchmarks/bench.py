@@ -466,7 +466,7 @@ def main(argv=None):
             print(f"bench: run {index + 1}, artifacts.yml at N={args.scale_n}, {form} inventory", flush=True)
             for scenario, run in batch_runs(work, [], args.scale_n, form).items():
                 samples.setdefault(f"scale_{form}_{scenario}", []).append(run)
-            print(f"  {scenario}: {run[0]:.1f} s, CPU {run[1]:.1f} s, peak {run[2] / 2**20:.0f} MiB", flush=True)
+                print(f"  {scenario}: {run[0]:.1f} s, CPU {run[1]:.1f} s, peak {run[2] / 2**20:.0f} MiB", flush=True)
     summary = summarise(samples)
     settings = {"n": args.n, "runs": args.runs, "peer_runs": peer_runs, "scale_n": args.scale_n, "scale_runs": args.scale_runs,
                 "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}

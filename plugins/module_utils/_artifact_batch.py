@@ -26,8 +26,8 @@ from ansible_collections.fleet.pki.plugins.module_utils._names import san_string
 from ansible_collections.fleet.pki.plugins.module_utils._renewal_decision import reasons_to_issue
 
 
-# Hosts per commit in a batch. A commit holds its hosts' pending files (about 7 each) in memory until its sync;
-# 1,000 keeps a 10,000-host fleet's controller well under its memory target for a few more syncs.
+# Hosts per commit in a batch. A commit holds its hosts' pending files (about 7 each) in memory until its sync.
+# At 10,000 hosts, 1,000 per commit costs 20 syncs instead of 2 and cut the controller's peak from 307 to 186 MiB.
 HOSTS_PER_COMMIT = 1000
 
 
@@ -38,16 +38,17 @@ def converge_artifacts(authority, jobs, now, ca_key, check_mode=False, diff=Fals
     together, HOSTS_PER_COMMIT hosts at a time. Returns {host: outcome}, each like fleet.pki.certificate's
     result for an artefact-only host.
     """
+    revoked = revoked_serials(read_index(authority.pki_dir))  # once: each commit only adds valid entries
     if not batch:
-        return _converge(authority, jobs, now, ca_key, check_mode, diff, batch)
+        return _converge(authority, jobs, now, ca_key, revoked, check_mode, diff, batch)
     ca_key, outcomes = functools.cache(ca_key), {}
     for start in range(0, len(jobs), HOSTS_PER_COMMIT):
-        outcomes.update(_converge(authority, jobs[start:start + HOSTS_PER_COMMIT], now, ca_key, check_mode, diff, batch))
+        outcomes.update(_converge(authority, jobs[start:start + HOSTS_PER_COMMIT], now, ca_key, revoked,
+                                  check_mode, diff, batch))
     return outcomes
 
 
-def _converge(authority, jobs, now, ca_key, check_mode, diff, batch):
-    revoked = revoked_serials(read_index(authority.pki_dir))
+def _converge(authority, jobs, now, ca_key, revoked, check_mode, diff, batch):
     plans, due = [], []
     with deferred_writes() if batch else contextlib.nullcontext():
         for settings, knobs in jobs:

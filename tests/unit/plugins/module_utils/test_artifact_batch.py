@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 
+import pytest
 from cryptography import x509
 
 from ansible_collections.fleet.pki.plugins.module_utils import _artifact_batch, _atomic_files
 from ansible_collections.fleet.pki.plugins.module_utils._authority import AuthoritySettings, ensure_authority
+from ansible_collections.fleet.pki.plugins.module_utils._errors import FleetPkiError
 from ansible_collections.fleet.pki.plugins.module_utils._host_settings import host_settings
 
 NOW = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=datetime.timezone.utc)
@@ -40,12 +43,14 @@ def test_a_batch_commits_a_few_hosts_at_a_time_and_loads_the_ca_key_once(tmp_pat
     sync = Counting(os.sync)
     monkeypatch.setattr(_atomic_files.os, "sync", sync)
     ca_key = Counting(authority.private_key)
+    read_index = Counting(_artifact_batch.read_index)
+    monkeypatch.setattr(_artifact_batch, "read_index", read_index)
 
     outcomes = _artifact_batch.converge_artifacts(authority, fleet(5), NOW, ca_key, batch=True)
 
     assert sorted(outcomes) == [f"fw{index}" for index in range(5)]
     assert all(outcome["issued"] for outcome in outcomes.values())
-    assert ca_key.calls == 1  # three commits, one CA key load
+    assert (ca_key.calls, read_index.calls) == (1, 1)  # three commits, one CA key load, one read of the revocations
     assert sync.calls == 6  # two per commit (contents durable, then the renames), and three commits
     per_host = len(os.listdir(tmp_path / "pki" / "hosts" / "fw0"))
     # Before each commit's first sync, its hosts' files are pending; never more than two hosts' at once.
@@ -68,3 +73,26 @@ def test_a_no_op_batch_costs_no_sync(tmp_path, monkeypatch):
 
     assert not any(outcome["changed"] for outcome in outcomes.values())
     assert (sync.calls, ca_key.calls) == (0, 0)
+
+
+def test_a_full_disk_part_way_keeps_the_commits_before_it_and_touches_nothing_after(tmp_path, monkeypatch):
+    authority = ensure_authority(str(tmp_path / "pki"), AuthoritySettings("Batch CA"), now=NOW)[0]
+    monkeypatch.setattr(_artifact_batch, "HOSTS_PER_COMMIT", 2)
+    hosts = tmp_path / "pki" / "hosts"
+    real_write = os.write
+
+    def full_from_the_third_host(fd, data):
+        if (hosts / "fw2").exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_atomic_files.os, "write", full_from_the_third_host)
+    with pytest.raises(FleetPkiError, match="no space left on device"):
+        _artifact_batch.converge_artifacts(authority, fleet(5), NOW, authority.private_key, batch=True)
+
+    assert sorted(os.listdir(hosts)) == ["fw0", "fw1", "fw2"]
+    assert all((hosts / name / "cert.pem").is_file() for name in ("fw0", "fw1"))  # the first commit stands
+    assert os.listdir(hosts / "fw2") == []  # the failed commit replaced nothing and left no temp file
+    monkeypatch.setattr(_atomic_files.os, "write", real_write)
+    outcomes = _artifact_batch.converge_artifacts(authority, fleet(5), NOW, authority.private_key, batch=True)
+    assert [name for name, outcome in sorted(outcomes.items()) if outcome["issued"]] == ["fw2", "fw3", "fw4"]
